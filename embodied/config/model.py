@@ -1,0 +1,65 @@
+"""Settings schema of the MM-LLM (``model:`` section of an experiment, or a ``configs/model/*.yaml`` preset).
+
+Component entries (``encoders``, ``projector``, ``backbone``, ``heads``) are ``{kind: <registered name>, ...}``;
+their keys are checked against the registered family's own settings model (``embodied.config.components``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+POLICY_GROUPS = ("encoders", "projector", "backbone", "heads")
+
+
+def _require_kind(value: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(value.get("kind"), str) or not value["kind"]:
+        raise ValueError("a component needs 'kind: <registered name>' (see `embodied list`)")
+    return value
+
+
+ComponentSpec = Annotated[dict[str, Any], AfterValidator(_require_kind)]
+#: "frozen", "full", a PEFT method name ("lora", "prefix", "ln") or {method: <name>, ...its settings}
+PolicySpec = str | dict[str, Any]
+
+
+class ModelSpec(BaseModel):
+    """Everything needed to build an ``MMLLM``; serialised inside ``MMLLMConfig``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_size: int = Field(32, ge=8, le=1024, description="side of the square images the processor produces")
+    cameras: list[str] = Field(default_factory=lambda: ["front"], min_length=1, description="camera names")
+    state_dim: int = Field(0, ge=0, description="robot state size (0: no state input)")
+    action_dim: int = Field(7, ge=1, le=64, description="continuous action size")
+    image_mean: list[float] = Field(default_factory=lambda: [0.5, 0.5, 0.5], min_length=3, max_length=3)
+    image_std: list[float] = Field(default_factory=lambda: [0.5, 0.5, 0.5], min_length=3, max_length=3)
+    encoders: dict[str, ComponentSpec] = Field(
+        default_factory=lambda: {"image": {"kind": "cnn"}},
+        description="stream name → encoder; each stream gets its own projector and placeholder token",
+    )
+    projector: ComponentSpec = Field(default_factory=lambda: {"kind": "mlp"})
+    backbone: ComponentSpec = Field(default_factory=lambda: {"kind": "hf-causal-lm"})
+    heads: dict[str, ComponentSpec] = Field(default_factory=lambda: {"text": {"kind": "text"}}, min_length=1)
+    trainable: dict[str, PolicySpec] = Field(
+        default_factory=lambda: {"encoders": "full", "projector": "full", "backbone": "full", "heads": "full"},
+        description="per component group: frozen, full, or a PEFT method",
+    )
+    action_low: list[float] | None = Field(None, description="per-dimension action minimum (un-normalisation)")
+    action_high: list[float] | None = Field(None, description="per-dimension action maximum (un-normalisation)")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> ModelSpec:
+        unknown = sorted(set(self.trainable) - set(POLICY_GROUPS))
+        if unknown:
+            raise ValueError(f"trainable has unknown group(s) {unknown}; expected some of {list(POLICY_GROUPS)}")
+        for name in ("action_low", "action_high"):
+            value = getattr(self, name)
+            if value is not None and len(value) != self.action_dim:
+                raise ValueError(f"{name} has {len(value)} values but action_dim is {self.action_dim}")
+        if self.action_low and self.action_high and any(
+            lo >= hi for lo, hi in zip(self.action_low, self.action_high, strict=True)
+        ):
+            raise ValueError("action_low must be below action_high in every dimension")
+        return self

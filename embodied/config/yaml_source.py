@@ -1,0 +1,97 @@
+"""YAML reading that remembers where every key came from (file and line) and resolves ``extends``.
+
+A mapping may hold ``extends: relative/path.yaml``: that file is loaded and the mapping's other keys are merged
+on top of it (recursively for nested mappings; lists and scalars replace). Presets compose this way, e.g.
+``model: {extends: ../model/tiny.yaml, projector: {kind: perceiver}}``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from embodied.config.errors import ConfigError
+
+Key = tuple[str | int, ...]
+Origins = dict[Key, tuple[str, int | None]]
+EXTENDS = "extends"
+
+
+def load_yaml(path: Path, origins: Origins, prefix: Key = (), seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Load ``path`` as a mapping, recording ``origins[key] = (file, line)``; ``ConfigError`` on any mistake."""
+    path = path.resolve()
+    if path in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path))
+        raise ConfigError.single(EXTENDS, "no cycle of extends", chain, file=str(path))
+    if not path.is_file():
+        raise ConfigError.single(".".join(map(str, prefix)) or EXTENDS, "an existing YAML file", str(path))
+    text = path.read_text(encoding="utf-8")
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError.single("<syntax>", "valid YAML", str(problem), file=str(path), line=line) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise ConfigError.single("<top level>", "a mapping of settings", "an empty file", file=str(path))
+    if not isinstance(node, yaml.MappingNode):
+        given = "a list" if isinstance(node, yaml.SequenceNode) else f"a scalar {node.value!r}"
+        raise ConfigError.single(
+            "<top level>", "a mapping of settings", given, file=str(path), line=node.start_mark.line + 1
+        )
+    value = _convert(node, prefix, origins, path, (*seen, path))
+    assert isinstance(value, dict)
+    return value
+
+
+def _convert(node: yaml.Node, key: Key, origins: Origins, path: Path, seen: tuple[Path, ...]) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return _convert_mapping(node, key, origins, path, seen)
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            origins[(*key, i)] = (str(path), item.start_mark.line + 1)
+            items.append(_convert(item, (*key, i), origins, path, seen))
+        return items
+    return yaml.SafeLoader("").construct_object(node, deep=True)
+
+
+def _convert_mapping(
+    node: yaml.MappingNode, key: Key, origins: Origins, path: Path, seen: tuple[Path, ...]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    base: dict[str, Any] | None = None
+    for k_node, v_node in node.value:
+        line = k_node.start_mark.line + 1
+        name = k_node.value if isinstance(k_node, yaml.ScalarNode) else None
+        dotted = ".".join(map(str, (*key, name)))
+        if not isinstance(name, str) or not name:
+            raise ConfigError.single(dotted, "a string key", repr(name), file=str(path), line=line)
+        if name in out or (name == EXTENDS and base is not None):
+            raise ConfigError.single(dotted, "each key once", "a duplicate key", file=str(path), line=line)
+        if name == EXTENDS:
+            target = yaml.SafeLoader("").construct_object(v_node)
+            if not isinstance(target, str):
+                raise ConfigError.single(dotted, "a relative file path", repr(target), file=str(path), line=line)
+            base = load_yaml(path.parent / target, origins, key, seen)
+            continue
+        origins[(*key, name)] = (str(path), line)
+        out[name] = _convert(v_node, (*key, name), origins, path, seen)
+    return deep_merge(base, out) if base is not None else out
+
+
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``: nested mappings merge key by key; anything else in ``top`` replaces."""
+    merged = dict(base)
+    for name, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(name), dict):
+            merged[name] = deep_merge(merged[name], value)
+        else:
+            merged[name] = value
+    return merged

@@ -1,0 +1,1 @@
+"""backbones: importing this package registers every family in it."""

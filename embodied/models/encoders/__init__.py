@@ -1,0 +1,1 @@
+"""encoders: importing this package registers every family in it."""

@@ -1,0 +1,1 @@
+"""heads: importing this package registers every family in it."""

@@ -1,0 +1,1 @@
+"""peft: importing this package registers every family in it."""

@@ -1,0 +1,1 @@
+"""projectors: importing this package registers every family in it."""
