@@ -57,7 +57,9 @@ class Registry(Generic[T]):
 
         def decorate(cls: type[T]) -> type[T]:
             if name in self._entries and self._entries[name].target is not cls:
-                raise ValueError(f"{self.kind} {name!r} is already registered to {self._entries[name].target}")
+                raise ValueError(
+                    f"{self.kind} {name!r} is already registered to {self._entries[name].target}"
+                )
             doc = description or ((cls.__doc__ or "").strip().splitlines() or [""])[0]
             self._entries[name] = Entry(name, cls, settings, doc)
             return cls
@@ -72,9 +74,13 @@ class Registry(Generic[T]):
             raise RegistryError(self.unknown_message(name)) from None
 
     def unknown_message(self, name: str) -> str:
+        return f"unknown {self.kind} {name!r}: expected {self.expected(name)}"
+
+    def expected(self, name: str) -> str:
+        """'a registered <kind> (a, b, c); did you mean 'x'?' — the expectation an unknown ``name`` missed."""
         close = difflib.get_close_matches(name, self.names(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown {self.kind} {name!r}{hint} (registered: {', '.join(self.names())})"
+        return f"a registered {self.kind} ({', '.join(self.names()) or 'none registered'}){hint}"
 
     def names(self) -> list[str]:
         return sorted(self._entries)
@@ -89,6 +95,7 @@ class Registry(Generic[T]):
         """Name → one-line description, for ``embodied list``."""
         return {e.name: e.description for e in self}
 
-    def settings_of(self, name: str, values: dict[str, Any]) -> ComponentSettings:
-        """Validate ``values`` (without the ``kind`` key) against the settings model of ``name``."""
-        return self.get(name).settings.model_validate(values)
+    def resolve(self, spec: dict[str, Any]) -> tuple[Entry[T], ComponentSettings]:
+        """The entry named by ``spec["kind"]`` and the rest of ``spec`` validated as its settings."""
+        entry = self.get(spec["kind"])
+        return entry, entry.settings.model_validate({k: v for k, v in spec.items() if k != "kind"})

@@ -29,7 +29,9 @@ def resolve_model_components(spec: ModelSpec, origins: Origins, prefix: Key) -> 
     for name, entry in spec.heads.items():
         spec.heads[name] = _resolve(HEADS, entry, origins, (*prefix, "heads", name), problems)
     for group, policy in spec.trainable.items():
-        spec.trainable[group] = _resolve_policy(PEFT_METHODS, policy, origins, (*prefix, "trainable", group), problems)
+        spec.trainable[group] = _resolve_policy(
+            PEFT_METHODS, policy, origins, (*prefix, "trainable", group), problems
+        )
     return problems
 
 
@@ -40,7 +42,7 @@ def _resolve(
     if kind not in registry:
         file, line = locate(origins, (*key, "kind"))
         dotted = ".".join(map(str, (*key, "kind")))
-        problems.append(Problem(dotted, registry.unknown_message(kind), repr(kind), file, line))
+        problems.append(Problem(dotted, registry.expected(kind), repr(kind), file, line))
         return entry
     values = {k: v for k, v in entry.items() if k != "kind"}
     settings_cls = registry.get(kind).settings
@@ -63,9 +65,14 @@ def _resolve_policy(
     method = policy.get("method")
     if not isinstance(method, str) or method not in registry:
         file, line = locate(origins, key)
-        expected = "'frozen', 'full' or a PEFT method: " + ", ".join(registry.names())
+        expected = "'frozen', 'full' or " + registry.expected(str(method))
         problems.append(Problem(".".join(map(str, key)), expected, repr(method), file, line))
         return policy
-    resolved = _resolve(registry, {"kind": method, **{k: v for k, v in policy.items() if k != "method"}},
-                        origins, key, problems)
+    resolved = _resolve(
+        registry,
+        {"kind": method, **{k: v for k, v in policy.items() if k != "method"}},
+        origins,
+        key,
+        problems,
+    )
     return {"method": resolved.pop("kind"), **resolved}

@@ -20,14 +20,19 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], origins: Origins)
     for text in overrides:
         dotted, sep, value_text = text.partition("=")
         if not sep or not dotted.strip():
-            raise ConfigError.single(text, "an override of the form dotted.key=value", repr(text), file=OVERRIDE)
+            raise ConfigError.single(
+                text, "an override of the form dotted.key=value", repr(text), file=OVERRIDE
+            )
         try:
             value = yaml.safe_load(value_text) if value_text.strip() else ""
         except yaml.YAMLError:
             value = value_text
         key = _parse_key(dotted.strip())
         _assign(raw, key, value, text)
-        origins[key] = (f"{OVERRIDE} {text!r}", None)
+        # the override is the origin of its key and of every parent it created
+        for cut in range(1, len(key) + 1):
+            if cut == len(key) or key[:cut] not in origins:
+                origins[key[:cut]] = (f"{OVERRIDE} {text!r}", None)
     return raw
 
 

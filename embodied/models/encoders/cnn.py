@@ -1,0 +1,161 @@
+"""Family ``cnn``: a small convolutional stem for fast CPU runs, with spatial inductive bias.
+
+``[B, 3, H, W]`` → optional CoordConv channels (normalised x/y maps appended to the input; Liu et al.
+2018, "An intriguing failing of convolutional neural networks and the CoordConv solution") → conv stages
+(the first strided by ``stride``, the rest stride 1) → a 1×1 projection to D: the dense map
+``[B, D, H/s, W/s]`` that pixel-pointing heads score (Transporter/CLIPort style). Tokens are that map
+average-pooled to ``grid × grid`` plus a 2-D position embedding, optionally followed by ``keypoints``
+spatial-softmax keypoint tokens (Levine et al. 2016, "End-to-end training of deep visuomotor policies"):
+each keypoint's expected (x, y) is embedded linearly and tagged with a learned keypoint embedding.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field, PositiveInt
+from torch import nn
+
+from embodied.models.context import BuildContext
+from embodied.models.encoders.base import ENCODERS, Encoder
+from embodied.registry import ComponentSettings
+
+
+class CNNSettings(ComponentSettings):
+    """Sizes of the conv stem and how its map becomes tokens."""
+
+    dim: int | None = Field(
+        default=None, ge=1, description="token and dense-map width D; null = the last stage's channels"
+    )
+    channels: list[PositiveInt] = Field(
+        default=[32, 64], min_length=1, max_length=8, description="output channels of each 3×3 conv stage"
+    )
+    stride: int = Field(
+        default=2, ge=1, le=2, description="stride of the first stage; the dense map is image_size / stride"
+    )
+    coord_channels: bool = Field(default=True, description="append x/y coordinate maps (CoordConv)")
+    grid: int = Field(default=4, ge=1, le=64, description="the map is pooled to grid × grid tokens")
+    pos_embed: Literal["sincos", "learned", "none"] = Field(
+        default="sincos", description="position embedding of the grid tokens: fixed 2-D sin-cos or learned"
+    )
+    keypoints: int = Field(default=0, ge=0, le=256, description="extra spatial-softmax keypoint tokens")
+
+
+def coord_maps(batch: int, height: int, width: int, like: torch.Tensor) -> torch.Tensor:
+    """``[B, 2, H, W]``: x (left → right) and y (top → bottom) pixel-centre coordinates in [-1, 1]."""
+    ys = torch.linspace(-1.0, 1.0, height, dtype=like.dtype, device=like.device)
+    xs = torch.linspace(-1.0, 1.0, width, dtype=like.dtype, device=like.device)
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([grid_x, grid_y]).expand(batch, 2, height, width)
+
+
+def sincos_2d(grid: int, dim: int) -> torch.Tensor:
+    """``[grid², dim]`` fixed 2-D sin-cos embedding (MAE): half the channels encode y, half x; zero-padded."""
+    quarter = dim // 4
+    if quarter == 0:
+        return torch.zeros(grid * grid, dim)
+    omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float32) / quarter)  # [D/4]
+    pos = torch.arange(grid, dtype=torch.float32)
+    grid_y, grid_x = torch.meshgrid(pos, pos, indexing="ij")
+
+    def encode(p: torch.Tensor) -> torch.Tensor:  # [g²] → [g², D/2]
+        angles = p.reshape(-1, 1) * omega
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+    table = torch.cat([encode(grid_y), encode(grid_x)], dim=1)  # [g², 4·(D/4)]
+    return F.pad(table, (0, dim - table.shape[1]))
+
+
+def spatial_softmax(logits: torch.Tensor, temperature: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """``[B, K, h, w]`` → ``[B, K, 2]``: expected (x, y) in [-1, 1] under a softmax over each map."""
+    h, w = logits.shape[-2:]
+    probs = torch.softmax(logits.flatten(2) / temperature, dim=-1)  # [B, K, h·w]
+    coords = coord_maps(1, h, w, logits).flatten(2)[0]  # [2, h·w]
+    return probs @ coords.T  # [B, K, 2]
+
+
+def conv_stage(in_ch: int, out_ch: int, stride: int) -> nn.Sequential:
+    """3×3 conv → GroupNorm (batch-independent, so RL rollouts and training agree) → GELU."""
+    return nn.Sequential(
+        nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1),
+        nn.GroupNorm(math.gcd(8, out_ch), out_ch),
+        nn.GELU(),
+    )
+
+
+@ENCODERS.register("cnn", CNNSettings)
+class CNNEncoder(Encoder):
+    """Small CoordConv stem → pooled grid tokens (+ spatial-softmax keypoints); dense map for pointing."""
+
+    modality = "images"
+
+    def __init__(self, settings: CNNSettings, ctx: BuildContext) -> None:
+        super().__init__()
+        self.settings = settings
+        self._dim = settings.dim or settings.channels[-1]
+        map_size = math.ceil(ctx.image_size / settings.stride)
+        if settings.grid > map_size:
+            raise ValueError(
+                f"cnn grid={settings.grid} is larger than its {map_size}×{map_size} feature map "
+                f"(image_size {ctx.image_size} / stride {settings.stride})"
+            )
+        in_ch = 3 + (2 if settings.coord_channels else 0)
+        stages = []
+        for i, out_ch in enumerate(settings.channels):
+            stages.append(conv_stage(in_ch, out_ch, settings.stride if i == 0 else 1))
+            in_ch = out_ch
+        self.trunk = nn.Sequential(*stages)
+        self.proj = nn.Conv2d(in_ch, self._dim, 1)
+        grid_tokens = settings.grid**2
+        if settings.pos_embed == "learned":
+            self.pos = nn.Parameter(torch.randn(grid_tokens, self._dim) * 0.02)
+        else:
+            self.register_buffer("pos", self._fixed_positions(), persistent=False)
+        if settings.keypoints:
+            self.keypoint_logits = nn.Conv2d(in_ch, settings.keypoints, 1)
+            self.log_temperature = nn.Parameter(torch.zeros(()))
+            self.keypoint_xy = nn.Linear(2, self._dim)
+            self.keypoint_id = nn.Parameter(torch.randn(settings.keypoints, self._dim) * 0.02)
+
+    def _fixed_positions(self) -> torch.Tensor | None:
+        return sincos_2d(self.settings.grid, self._dim) if self.settings.pos_embed == "sincos" else None
+
+    def reset_buffers(self) -> None:
+        """Recompute the fixed position table (``from_pretrained`` builds on the meta device; see MMLLM)."""
+        if isinstance(self.pos, torch.Tensor) and not isinstance(self.pos, nn.Parameter):
+            self.pos = self._fixed_positions().to(self.pos.device)  # type: ignore[union-attr]
+
+    @property
+    def embed_dim(self) -> int:
+        return self._dim
+
+    @property
+    def num_tokens(self) -> int:
+        return self.settings.grid**2 + self.settings.keypoints
+
+    def _trunk(self, images: torch.Tensor) -> torch.Tensor:
+        """``[B, 3, H, W]`` → ``[B, C, H/s, W/s]``."""
+        if self.settings.coord_channels:
+            b, _, h, w = images.shape
+            images = torch.cat([images, coord_maps(b, h, w, images)], dim=1)
+        return self.trunk(images)  # type: ignore[no-any-return]
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``[B, 3, H, W]`` → ``[B, grid² + keypoints, D]``."""
+        feats = self._trunk(inputs)
+        dense = self.proj(feats)  # [B, D, H/s, W/s]
+        tokens = F.adaptive_avg_pool2d(dense, self.settings.grid).flatten(2).transpose(1, 2)  # [B, g², D]
+        if self.pos is not None:
+            tokens = tokens + self.pos
+        if not self.settings.keypoints:
+            return tokens
+        xy = spatial_softmax(self.keypoint_logits(feats), self.log_temperature.exp())  # [B, K, 2]
+        keypoints = self.keypoint_xy(xy) + self.keypoint_id  # [B, K, D]
+        return torch.cat([tokens, keypoints], dim=1)
+
+    def dense_features(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``[B, 3, H, W]`` → ``[B, D, H/s, W/s]`` (s = stride ≤ 2): the map the grid tokens pool."""
+        return self.proj(self._trunk(inputs))  # type: ignore[no-any-return]

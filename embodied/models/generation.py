@@ -1,0 +1,67 @@
+"""Token-by-token decoding for generative heads, with a KV cache and the head's vocabulary constraint.
+
+The prompt (with modality tokens) is encoded once; each step feeds one new token embedding with the cache,
+so a step costs one token's forward pass. ``head.constrain_logits`` restricts the vocabulary (action tokens).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from embodied.models.heads.base import Head
+
+if TYPE_CHECKING:
+    from embodied.models.mmllm import MMLLM
+
+
+@torch.no_grad()
+def generate_ids(
+    model: MMLLM,
+    batch: dict[str, Any],
+    head: Head,
+    max_new_tokens: int | None = None,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Decode ``[B, L]`` new token ids (L ≤ ``max_new_tokens``; rows that finished early repeat EOS)."""
+    steps = max_new_tokens or head.max_new_tokens
+    if steps <= 0:
+        raise ValueError(f"nothing to generate: max_new_tokens is {steps}")
+    embeds, mask, positions = model.embed(batch)
+    out = model.backbone(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True)
+    eos = model.tokenizer.eos_token_id
+    done = torch.zeros(embeds.shape[0], dtype=torch.bool, device=embeds.device)
+    chosen: list[torch.Tensor] = []
+    last, position = out.hidden[:, -1], positions[:, -1:]
+    for _ in range(steps):
+        logits = head.constrain_logits(model.backbone.logits(last).float())  # [B, V]
+        token = _pick(logits, do_sample, temperature, generator)
+        if eos is not None:
+            token = torch.where(done, torch.full_like(token, eos), token)
+            done |= token == eos
+        chosen.append(token)
+        if bool(done.all()):
+            break
+        mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
+        position = position + 1
+        out = model.backbone(
+            inputs_embeds=model.backbone.input_embeddings(token[:, None]),
+            attention_mask=mask,
+            position_ids=position,
+            past_key_values=out.past_key_values,
+            use_cache=True,
+        )
+        last = out.hidden[:, -1]
+    return torch.stack(chosen, dim=1)
+
+
+def _pick(
+    logits: torch.Tensor, do_sample: bool, temperature: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    if not do_sample:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits / max(temperature, 1e-5), dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)

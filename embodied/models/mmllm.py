@@ -1,0 +1,238 @@
+"""``MMLLM``: modality streams → LLM backbone (with PEFT) → output heads, as one ``PreTrainedModel``.
+
+Sequence layout (left-padded, so every prompt ends at the same column)::
+
+    [pad ... | chat prompt with <|stream|> placeholders × M_total | target tokens] [queries of parallel heads]
+
+Placeholder positions receive the stream's projected tokens; a count mismatch is an error, never a silent
+truncation. Parallel heads (continuous, diffusion) read the hidden states at their appended query positions;
+generative heads (text, action tokens) read the whole sequence and decode through ``generate_ids``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+
+from embodied.models.backbones.base import BACKBONES, Backbone
+from embodied.models.config import MMLLMConfig
+from embodied.models.context import BuildContext
+from embodied.models.freezing import apply_policy, trainable_table
+from embodied.models.heads.base import HEADS, Head
+from embodied.models.processor import MMLLMProcessor, StreamSlot
+from embodied.models.streams import ModalityStream, placeholder_token
+
+logger = logging.getLogger("embodied")
+
+Batch = dict[str, Any]
+
+
+@dataclass
+class MMLLMOutput:
+    """``loss``: sum of the losses of the heads with targets; ``metrics``: ``<head>/<name>`` floats."""
+
+    loss: torch.Tensor | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    hidden: torch.Tensor | None = None
+
+
+class MMLLM(PreTrainedModel):
+    """The multimodal LLM. Build with ``MMLLM(MMLLMConfig(spec=...))`` or ``MMLLM.from_pretrained(dir)``."""
+
+    config_class = MMLLMConfig
+    base_model_prefix = "mmllm"
+    main_input_name = "input_ids"
+    _supports_param_buffer_assignment = False
+
+    def __init__(self, config: MMLLMConfig, tokenizer: Any = None) -> None:
+        super().__init__(config)
+        spec = config.model_spec
+        ctx = BuildContext(
+            embed_dim=0,
+            image_size=spec.image_size,
+            cameras=tuple(spec.cameras),
+            state_dim=spec.state_dim,
+            action_dim=spec.action_dim,
+        )
+        # a tokenizer saved with the model wins over training or loading one (see from_pretrained)
+        ctx.extras["tokenizer"] = tokenizer
+        entry, settings = BACKBONES.resolve(spec.backbone)
+        self.backbone: Backbone = entry.target.from_config(settings, ctx)
+        ctx.embed_dim, ctx.backbone = self.backbone.embed_dim, self.backbone
+        self.streams = nn.ModuleDict(
+            {name: ModalityStream(name, enc, spec.projector, ctx) for name, enc in spec.encoders.items()}
+        )
+        self.heads = nn.ModuleDict({name: _build_head(h, ctx) for name, h in spec.heads.items()})
+        self.placeholder_ids = self._add_tokens()
+        for head in self.heads.values():
+            head.bind(self.backbone)
+        apply_policy(self.component_groups(), spec.trainable, self.backbone)
+        # transformers 5 needs post_init for tied-weight bookkeeping (LM heads tied to embeddings survive save/load)
+        self.post_init()
+        logger.info("MMLLM components:\n%s", self.component_table())
+
+    # ----------------------------------------------------------------------------------------- structure
+    def _add_tokens(self) -> dict[str, int]:
+        placeholders = [placeholder_token(name) for name in self.streams]
+        head_tokens = [tok for head in self.heads.values() for tok in head.special_tokens()]
+        ids = self.backbone.add_special_tokens(placeholders + head_tokens)
+        return dict(zip(self.streams, ids[: len(placeholders)], strict=True))
+
+    def component_groups(self) -> dict[str, list[nn.Module]]:
+        """The ONE list of groups that drives freezing, PEFT targets and the component table."""
+        return {
+            "encoders": [s.encoder for s in self.streams.values()],
+            "projector": [m for s in self.streams.values() for m in (s.projector,)],
+            "backbone": [self.backbone],
+            "heads": list(self.heads.values()),
+        }
+
+    def component_table(self) -> str:
+        return trainable_table(self.component_groups(), self.config.model_spec.trainable)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.backbone.tokenizer
+
+    @property
+    def processor(self) -> MMLLMProcessor:
+        """The processor that matches this model (same image size, normalisation, placeholders)."""
+        slots = {
+            name: StreamSlot(placeholder_token(name), s.num_tokens, s.modality)
+            for name, s in self.streams.items()
+        }
+        return MMLLMProcessor(self.tokenizer, self.config.model_spec, slots)
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.backbone.input_embeddings
+
+    # ----------------------------------------------------------------------------------------- embedding
+    def embed(self, batch: Batch, query_heads: list[str] | tuple[str, ...] = ()) -> tuple[torch.Tensor, ...]:
+        """Prompt + modality tokens (+ query tokens of ``query_heads``) → (embeds, attention mask, positions).
+
+        ``input_ids``/``attention_mask`` ``[B, T]``; returns embeds ``[B, T + Q, D]``, mask ``[B, T + Q]``
+        and position ids ``[B, T + Q]`` counted from each row's first real token (left padding).
+        """
+        input_ids, mask = batch["input_ids"], batch["attention_mask"]
+        embeds = self.backbone.input_embeddings(input_ids)
+        for name, stream in self.streams.items():
+            slots = input_ids == self.placeholder_ids[name]
+            if not bool(slots.any()):
+                continue
+            tokens = stream(batch).to(embeds.dtype)  # [B, M_total, D]
+            counts = slots.sum(dim=1)
+            if bool((counts != tokens.shape[1]).any()):
+                raise ValueError(
+                    f"{name} features and {name} tokens do not match: the stream gives {tokens.shape[1]} "
+                    f"tokens per sample but the prompts hold {counts.tolist()} {placeholder_token(name)} tokens"
+                )
+            embeds = embeds.masked_scatter(slots.unsqueeze(-1), tokens.reshape(-1, tokens.shape[-1]))
+        queries = [self.heads[h].query_embeddings() for h in query_heads]
+        queries = [q for q in queries if q is not None]
+        if queries:
+            q = torch.cat(queries, dim=0).to(embeds.dtype)  # [Q, D]
+            embeds = torch.cat([embeds, q.unsqueeze(0).expand(embeds.shape[0], -1, -1)], dim=1)
+            mask = torch.cat([mask, mask.new_ones(mask.shape[0], q.shape[0])], dim=1)
+        positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
+        return embeds, mask, positions
+
+    # ----------------------------------------------------------------------------------------- training
+    def forward(self, **batch: Any) -> MMLLMOutput:  # type: ignore[override]
+        """Losses of every head whose targets the batch carries, summed; ``batch`` as the processor makes it."""
+        active = [name for name, head in self.heads.items() if head.has_targets(batch)]
+        parallel = [n for n in active if not self.heads[n].generative]
+        embeds, mask, positions = self.embed(batch, parallel)
+        hidden = self.backbone(inputs_embeds=embeds, attention_mask=mask, position_ids=positions).hidden
+        text_len = batch["input_ids"].shape[1]
+        total: torch.Tensor | None = None
+        metrics: dict[str, float] = {}
+        offset = text_len
+        claimed = [i for head in self.heads.values() for i in head.claimed_token_ids()]
+        for name in active:
+            head = self.heads[name]
+            if head.generative:
+                head_batch = batch if head.claimed_token_ids() else _unclaimed(batch, claimed)
+                loss, stats = head.loss(hidden[:, :text_len], head_batch)
+            else:
+                loss, stats = head.loss(hidden[:, offset : offset + head.num_queries], batch)
+                offset += head.num_queries
+            total = loss if total is None else total + loss
+            metrics.update({f"{name}/{k}": v for k, v in stats.items()})
+        if total is not None:
+            metrics["loss"] = float(total.detach())
+        return MMLLMOutput(loss=total, metrics=metrics, hidden=hidden)
+
+    # ----------------------------------------------------------------------------------------- inference
+    @torch.no_grad()
+    def predict(self, batch: Batch, head: str, **kwargs: Any) -> Any:
+        """The named head's output for a processed batch (decoded text or actions ``[B, H, A]``)."""
+        from embodied.models.generation import generate_ids
+
+        chosen = self._head(head)
+        if chosen.generative:
+            return chosen.predict(generate_ids(self, batch, chosen, **kwargs))
+        return chosen.predict(self.query_hidden(batch, head), **kwargs)
+
+    def query_hidden(self, batch: Batch, head: str) -> torch.Tensor:
+        """Hidden states ``[B, Q, D]`` at a parallel head's query positions (one forward pass)."""
+        chosen = self._head(head)
+        embeds, mask, positions = self.embed(batch, [head])
+        hidden = self.backbone(inputs_embeds=embeds, attention_mask=mask, position_ids=positions).hidden
+        return hidden[:, -chosen.num_queries :]
+
+    def _head(self, name: str) -> Head:
+        if name not in self.heads:
+            raise KeyError(f"model has no head {name!r}; its heads are {sorted(self.heads)}")
+        head: Head = self.heads[name]
+        return head
+
+    # ----------------------------------------------------------------------------------------- save / load
+    def save_pretrained(self, save_directory: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Weights (safetensors), config and tokenizer; the saved config never needs the source paths."""
+        from embodied.models.persistence import portable_spec
+
+        original = self.config.spec
+        self.config.spec = portable_spec(self)
+        try:
+            super().save_pretrained(save_directory, safe_serialization=True, **kwargs)
+        finally:
+            self.config.spec = original
+        self.tokenizer.save_pretrained(save_directory)
+        self.processor.save_pretrained(save_directory)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any) -> MMLLM:  # type: ignore[override]
+        """Load a saved model from a local directory (never remote code, never pickle)."""
+        from embodied.models.persistence import load_saved_tokenizer
+
+        if kwargs.get("trust_remote_code"):
+            raise ValueError("embodied never runs remote code: trust_remote_code must stay False")
+        kwargs.setdefault("tokenizer", load_saved_tokenizer(pretrained_model_name_or_path))
+        kwargs["use_safetensors"] = True
+        model: MMLLM = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        return model
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """Components initialise their parameters when built and loading overwrites them; only fixed tables
+        (non-persistent buffers, left empty when transformers builds on the meta device) are recomputed here,
+        by components that define ``reset_buffers()``."""
+        reset = getattr(module, "reset_buffers", None)
+        if callable(reset):
+            reset()
+
+
+def _build_head(spec: dict[str, Any], ctx: BuildContext) -> Head:
+    entry, settings = HEADS.resolve(spec)
+    return entry.target.from_config(settings, ctx)
+
+
+def _unclaimed(batch: Batch, claimed: list[int]) -> Batch:
+    """The batch with labels that other heads claim (e.g. action tokens) set to -100 for the text head."""
+    labels = batch["labels"].clone()
+    labels[torch.isin(labels, torch.tensor(claimed, device=labels.device))] = -100
+    return {**batch, "labels": labels}
