@@ -62,7 +62,7 @@ def run_quickstart(config_path: str, overrides: list[str] | None = None) -> int:
         optimizer.zero_grad()
         out.loss.backward()
         optimizer.step()
-        losses.append(float(out.loss))
+        losses.append(float(out.loss.detach()))
     print(f"20 steps on one synthetic batch: loss {losses[0]:.3f} -> {losses[-1]:.3f}")
     model.eval()
     for name, head in model.heads.items():

@@ -57,9 +57,7 @@ class Registry(Generic[T]):
 
         def decorate(cls: type[T]) -> type[T]:
             if name in self._entries and self._entries[name].target is not cls:
-                raise ValueError(
-                    f"{self.kind} {name!r} is already registered to {self._entries[name].target}"
-                )
+                raise ValueError(f"{self.kind} {name!r} is already registered to {self._entries[name].target}")
             doc = description or ((cls.__doc__ or "").strip().splitlines() or [""])[0]
             self._entries[name] = Entry(name, cls, settings, doc)
             return cls

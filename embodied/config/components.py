@@ -29,9 +29,7 @@ def resolve_model_components(spec: ModelSpec, origins: Origins, prefix: Key) -> 
     for name, entry in spec.heads.items():
         spec.heads[name] = _resolve(HEADS, entry, origins, (*prefix, "heads", name), problems)
     for group, policy in spec.trainable.items():
-        spec.trainable[group] = _resolve_policy(
-            PEFT_METHODS, policy, origins, (*prefix, "trainable", group), problems
-        )
+        spec.trainable[group] = _resolve_policy(PEFT_METHODS, policy, origins, (*prefix, "trainable", group), problems)
     return problems
 
 

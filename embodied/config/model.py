@@ -24,6 +24,10 @@ ComponentSpec = Annotated[dict[str, Any], AfterValidator(_require_kind)]
 PolicySpec = str | dict[str, Any]
 
 
+def _all_full() -> dict[str, PolicySpec]:
+    return dict.fromkeys(POLICY_GROUPS, "full")
+
+
 class ModelSpec(BaseModel):
     """Everything needed to build an ``MMLLM``; serialised inside ``MMLLMConfig``."""
 
@@ -43,28 +47,17 @@ class ModelSpec(BaseModel):
     backbone: ComponentSpec = Field(default_factory=lambda: {"kind": "hf-causal-lm"})
     heads: dict[str, ComponentSpec] = Field(default_factory=lambda: {"text": {"kind": "text"}}, min_length=1)
     trainable: dict[str, PolicySpec] = Field(
-        default_factory=lambda: {
-            "encoders": "full",
-            "projector": "full",
-            "backbone": "full",
-            "heads": "full",
-        },
+        default_factory=_all_full,
         description="per component group: frozen, full, or a PEFT method",
     )
-    action_low: list[float] | None = Field(
-        None, description="per-dimension action minimum (un-normalisation)"
-    )
-    action_high: list[float] | None = Field(
-        None, description="per-dimension action maximum (un-normalisation)"
-    )
+    action_low: list[float] | None = Field(None, description="per-dimension action minimum (un-normalisation)")
+    action_high: list[float] | None = Field(None, description="per-dimension action maximum (un-normalisation)")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ModelSpec:
         unknown = sorted(set(self.trainable) - set(POLICY_GROUPS))
         if unknown:
-            raise ValueError(
-                f"trainable has unknown group(s) {unknown}; expected some of {list(POLICY_GROUPS)}"
-            )
+            raise ValueError(f"trainable has unknown group(s) {unknown}; expected some of {list(POLICY_GROUPS)}")
         for name in ("action_low", "action_high"):
             value = getattr(self, name)
             if value is not None and len(value) != self.action_dim:

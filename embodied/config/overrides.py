@@ -20,9 +20,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], origins: Origins)
     for text in overrides:
         dotted, sep, value_text = text.partition("=")
         if not sep or not dotted.strip():
-            raise ConfigError.single(
-                text, "an override of the form dotted.key=value", repr(text), file=OVERRIDE
-            )
+            raise ConfigError.single(text, "an override of the form dotted.key=value", repr(text), file=OVERRIDE)
         try:
             value = yaml.safe_load(value_text) if value_text.strip() else ""
         except yaml.YAMLError:

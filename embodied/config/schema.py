@@ -14,4 +14,4 @@ class ExperimentConfig(BaseModel):
 
     name: str = Field("experiment", min_length=1, description="a short name used in run directories")
     seed: int = Field(0, ge=0, description="seed for every random number generator of the run")
-    model: ModelSpec = Field(default_factory=ModelSpec)
+    model: ModelSpec = Field(default_factory=lambda: ModelSpec())

@@ -13,9 +13,7 @@ from embodied.config.errors import Problem
 from embodied.config.yaml_source import Key, Origins
 
 
-def problems_from(
-    err: ValidationError, origins: Origins, root: type[BaseModel], prefix: Key = ()
-) -> list[Problem]:
+def problems_from(err: ValidationError, origins: Origins, root: type[BaseModel], prefix: Key = ()) -> list[Problem]:
     """One ``Problem`` per pydantic error; ``prefix`` is where ``root`` sits in the whole config."""
     problems = []
     for item in err.errors(include_url=False):

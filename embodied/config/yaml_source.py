@@ -78,9 +78,7 @@ def _convert_mapping(
         if name == EXTENDS:
             target = yaml.SafeLoader("").construct_object(v_node)
             if not isinstance(target, str):
-                raise ConfigError.single(
-                    dotted, "a relative file path", repr(target), file=str(path), line=line
-                )
+                raise ConfigError.single(dotted, "a relative file path", repr(target), file=str(path), line=line)
             base = load_yaml(path.parent / target, origins, key, seen)
             continue
         origins[(*key, name)] = (str(path), line)

@@ -58,9 +58,7 @@ def generate_ids(
     return torch.stack(chosen, dim=1)
 
 
-def _pick(
-    logits: torch.Tensor, do_sample: bool, temperature: float, generator: torch.Generator | None
-) -> torch.Tensor:
+def _pick(logits: torch.Tensor, do_sample: bool, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
     if not do_sample:
         return logits.argmax(dim=-1)
     probs = torch.softmax(logits / max(temperature, 1e-5), dim=-1)

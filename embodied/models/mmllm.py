@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -69,7 +69,7 @@ class MMLLM(PreTrainedModel):
         )
         self.heads = nn.ModuleDict({name: _build_head(h, ctx) for name, h in spec.heads.items()})
         self.placeholder_ids = self._add_tokens()
-        for head in self.heads.values():
+        for head in self.head_map.values():
             head.bind(self.backbone)
         apply_policy(self.component_groups(), spec.trainable, self.backbone)
         # transformers 5 needs post_init for tied-weight bookkeeping (LM heads tied to embeddings survive save/load)
@@ -79,17 +79,27 @@ class MMLLM(PreTrainedModel):
     # ----------------------------------------------------------------------------------------- structure
     def _add_tokens(self) -> dict[str, int]:
         placeholders = [placeholder_token(name) for name in self.streams]
-        head_tokens = [tok for head in self.heads.values() for tok in head.special_tokens()]
+        head_tokens = [tok for head in self.head_map.values() for tok in head.special_tokens()]
         ids = self.backbone.add_special_tokens(placeholders + head_tokens)
         return dict(zip(self.streams, ids[: len(placeholders)], strict=True))
+
+    @property
+    def head_map(self) -> dict[str, Head]:
+        """The heads by name, typed (``self.heads`` is the ``nn.ModuleDict`` that registers them)."""
+        return {name: cast(Head, head) for name, head in self.heads.items()}
+
+    @property
+    def stream_map(self) -> dict[str, ModalityStream]:
+        """The modality streams by name, typed."""
+        return {name: cast(ModalityStream, stream) for name, stream in self.streams.items()}
 
     def component_groups(self) -> dict[str, list[nn.Module]]:
         """The ONE list of groups that drives freezing, PEFT targets and the component table."""
         return {
-            "encoders": [s.encoder for s in self.streams.values()],
-            "projector": [m for s in self.streams.values() for m in (s.projector,)],
+            "encoders": [s.encoder for s in self.stream_map.values()],
+            "projector": [s.projector for s in self.stream_map.values()],
             "backbone": [self.backbone],
-            "heads": list(self.heads.values()),
+            "heads": list(self.head_map.values()),
         }
 
     def component_table(self) -> str:
@@ -103,8 +113,7 @@ class MMLLM(PreTrainedModel):
     def processor(self) -> MMLLMProcessor:
         """The processor that matches this model (same image size, normalisation, placeholders)."""
         slots = {
-            name: StreamSlot(placeholder_token(name), s.num_tokens, s.modality)
-            for name, s in self.streams.items()
+            name: StreamSlot(placeholder_token(name), s.num_tokens, s.modality) for name, s in self.stream_map.items()
         }
         return MMLLMProcessor(self.tokenizer, self.config.model_spec, slots)
 
@@ -120,7 +129,7 @@ class MMLLM(PreTrainedModel):
         """
         input_ids, mask = batch["input_ids"], batch["attention_mask"]
         embeds = self.backbone.input_embeddings(input_ids)
-        for name, stream in self.streams.items():
+        for name, stream in self.stream_map.items():
             slots = input_ids == self.placeholder_ids[name]
             if not bool(slots.any()):
                 continue
@@ -132,8 +141,7 @@ class MMLLM(PreTrainedModel):
                     f"tokens per sample but the prompts hold {counts.tolist()} {placeholder_token(name)} tokens"
                 )
             embeds = embeds.masked_scatter(slots.unsqueeze(-1), tokens.reshape(-1, tokens.shape[-1]))
-        queries = [self.heads[h].query_embeddings() for h in query_heads]
-        queries = [q for q in queries if q is not None]
+        queries = [q for h in query_heads if (q := self.head_map[h].query_embeddings()) is not None]
         if queries:
             q = torch.cat(queries, dim=0).to(embeds.dtype)  # [Q, D]
             embeds = torch.cat([embeds, q.unsqueeze(0).expand(embeds.shape[0], -1, -1)], dim=1)
@@ -144,17 +152,17 @@ class MMLLM(PreTrainedModel):
     # ----------------------------------------------------------------------------------------- training
     def forward(self, **batch: Any) -> MMLLMOutput:  # type: ignore[override]
         """Losses of every head whose targets the batch carries, summed; ``batch`` as the processor makes it."""
-        active = [name for name, head in self.heads.items() if head.has_targets(batch)]
-        parallel = [n for n in active if not self.heads[n].generative]
+        active = [name for name, head in self.head_map.items() if head.has_targets(batch)]
+        parallel = [n for n in active if not self.head_map[n].generative]
         embeds, mask, positions = self.embed(batch, parallel)
         hidden = self.backbone(inputs_embeds=embeds, attention_mask=mask, position_ids=positions).hidden
         text_len = batch["input_ids"].shape[1]
         total: torch.Tensor | None = None
         metrics: dict[str, float] = {}
         offset = text_len
-        claimed = [i for head in self.heads.values() for i in head.claimed_token_ids()]
+        claimed = [i for head in self.head_map.values() for i in head.claimed_token_ids()]
         for name in active:
-            head = self.heads[name]
+            head = self.head_map[name]
             if head.generative:
                 head_batch = batch if head.claimed_token_ids() else _unclaimed(batch, claimed)
                 loss, stats = head.loss(hidden[:, :text_len], head_batch)
@@ -188,8 +196,7 @@ class MMLLM(PreTrainedModel):
     def _head(self, name: str) -> Head:
         if name not in self.heads:
             raise KeyError(f"model has no head {name!r}; its heads are {sorted(self.heads)}")
-        head: Head = self.heads[name]
-        return head
+        return self.head_map[name]
 
     # ----------------------------------------------------------------------------------------- save / load
     def save_pretrained(self, save_directory: Any, **kwargs: Any) -> None:  # type: ignore[override]

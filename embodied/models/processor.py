@@ -63,9 +63,7 @@ class MMLLMProcessor:
 
         path = Path(directory) / PROCESSOR_FILE
         if not path.is_file():
-            raise FileNotFoundError(
-                f"{path} not found: is {directory} a directory saved by MMLLM.save_pretrained?"
-            )
+            raise FileNotFoundError(f"{path} not found: is {directory} a directory saved by MMLLM.save_pretrained?")
         payload = json.loads(path.read_text(encoding="utf-8"))
         streams = {name: StreamSlot(**slot) for name, slot in payload["streams"].items()}
         tokenizer = AutoTokenizer.from_pretrained(str(directory))
@@ -78,7 +76,7 @@ class MMLLMProcessor:
             raise ValueError(f"expected an HWC uint8 RGB image, got shape {rgb.shape} dtype {rgb.dtype}")
         size = self.spec.image_size
         if rgb.shape[:2] != (size, size):
-            rgb = np.asarray(Image.fromarray(rgb).resize((size, size), Image.BILINEAR))
+            rgb = np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR))
         chw = rgb.transpose(2, 0, 1).astype(np.float32) / 255.0
         return torch.from_numpy((chw - self.mean) / self.std)
 
@@ -87,7 +85,7 @@ class MMLLMProcessor:
         depth = np.asarray(depth, dtype=np.float32).squeeze()
         size = self.spec.image_size
         if depth.shape != (size, size):
-            depth = np.asarray(Image.fromarray(depth, mode="F").resize((size, size), Image.NEAREST))
+            depth = np.asarray(Image.fromarray(depth, mode="F").resize((size, size), Image.Resampling.NEAREST))
         return torch.from_numpy(np.ascontiguousarray(depth))[None]
 
     def observations(self, observations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -101,9 +99,7 @@ class MMLLMProcessor:
                     for cam in self.spec.cameras
                 }
         if "state" in modalities:
-            out["state"] = torch.as_tensor(
-                np.stack([np.asarray(o["state"], np.float32) for o in observations])
-            )
+            out["state"] = torch.as_tensor(np.stack([np.asarray(o["state"], np.float32) for o in observations]))
         return out
 
     # ----------------------------------------------------------------------------------------- text

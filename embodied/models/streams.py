@@ -58,12 +58,10 @@ class ModalityStream(nn.Module):
         missing = [c for c in self.cameras if c not in inputs]
         if missing:
             raise ValueError(
-                f"stream {self.name!r} needs cameras {missing} in batch[{self.modality!r}], "
-                f"got {sorted(inputs)}"
+                f"stream {self.name!r} needs cameras {missing} in batch[{self.modality!r}], got {sorted(inputs)}"
             )
         tokens = [
-            self.projector(self.encoder(inputs[cam])) + self.camera_embedding[i]
-            for i, cam in enumerate(self.cameras)
+            self.projector(self.encoder(inputs[cam])) + self.camera_embedding[i] for i, cam in enumerate(self.cameras)
         ]
         return torch.cat(tokens, dim=1)
 

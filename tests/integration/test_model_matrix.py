@@ -19,9 +19,7 @@ PROJECTORS = ["linear", "mlp", "perceiver", "qformer"]
 
 
 def build(encoder: str, projector: str, family: str, head: str) -> MMLLM:
-    encoders = (
-        {"image": ENCODER_SPECS[encoder]} if encoder != "proprio" else {"state": ENCODER_SPECS[encoder]}
-    )
+    encoders = {"image": ENCODER_SPECS[encoder]} if encoder != "proprio" else {"state": ENCODER_SPECS[encoder]}
     spec = tiny_spec(encoders=encoders, projector=projector, family=family, heads={head: HEAD_SPECS[head]})
     return MMLLM(MMLLMConfig(spec=spec))
 

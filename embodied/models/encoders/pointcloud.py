@@ -103,9 +103,7 @@ class PointCloudEncoder(Encoder):
     def num_tokens(self) -> int:
         return self.settings.grid**2
 
-    def _points(
-        self, depth: torch.Tensor, intrinsics: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _points(self, depth: torch.Tensor, intrinsics: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """``[B, 1, H, W]`` → points ``[B, 3, H/k, W/k]`` (invalid: zeros), validity ``[B, 1, H/k, W/k]``."""
         if depth.dim() != 4 or depth.shape[1] != 1:
             raise ValueError(f"pointcloud encoder expects depth [B, 1, H, W], got shape {tuple(depth.shape)}")

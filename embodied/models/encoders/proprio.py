@@ -57,7 +57,5 @@ class ProprioEncoder(Encoder):
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """``[B, S]`` → ``[B, N, D]``."""
         if inputs.dim() != 2 or inputs.shape[1] != self.state_dim:
-            raise ValueError(
-                f"proprio encoder expects state [B, {self.state_dim}], got shape {tuple(inputs.shape)}"
-            )
+            raise ValueError(f"proprio encoder expects state [B, {self.state_dim}], got shape {tuple(inputs.shape)}")
         return self.mlp(inputs).reshape(inputs.shape[0], self.settings.num_tokens, self._dim)  # type: ignore[no-any-return]

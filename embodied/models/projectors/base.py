@@ -23,9 +23,7 @@ class Projector(nn.Module, ABC):
         self.num_in_tokens = num_in_tokens
 
     @classmethod
-    def from_config(
-        cls, settings: ComponentSettings, in_dim: int, out_dim: int, num_in_tokens: int
-    ) -> Projector:
+    def from_config(cls, settings: ComponentSettings, in_dim: int, out_dim: int, num_in_tokens: int) -> Projector:
         return cls(settings, in_dim, out_dim, num_in_tokens)
 
     @property

@@ -24,8 +24,7 @@ def check_tokens(family: str, tokens: torch.Tensor, in_dim: int, num_in_tokens: 
     """Raise ``ValueError`` unless ``tokens`` is ``[B, num_in_tokens, in_dim]`` (no silent broadcast)."""
     if tokens.dim() != 3 or tokens.shape[1] != num_in_tokens or tokens.shape[2] != in_dim:
         raise ValueError(
-            f"{family} projector expects tokens of shape [B, {num_in_tokens}, {in_dim}], "
-            f"got {list(tokens.shape)}"
+            f"{family} projector expects tokens of shape [B, {num_in_tokens}, {in_dim}], got {list(tokens.shape)}"
         )
 
 
@@ -68,9 +67,7 @@ class FeedForward(nn.Module):
 
     def __init__(self, dim: int, mult: int) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.LayerNorm(dim), nn.Linear(dim, mult * dim), nn.GELU(), nn.Linear(mult * dim, dim)
-        )
+        self.net = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, mult * dim), nn.GELU(), nn.Linear(mult * dim, dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

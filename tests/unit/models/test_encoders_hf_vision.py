@@ -122,9 +122,7 @@ def test_local_path_of_a_full_clip_loads_its_vision_weights(tmp_path: Path) -> N
         "pad_token_id": 1,
     }
     torch.manual_seed(1)
-    full = CLIPModel(
-        CLIPConfig(vision_config={**vision, "image_size": 32}, text_config=text, projection_dim=32)
-    ).eval()
+    full = CLIPModel(CLIPConfig(vision_config={**vision, "image_size": 32}, text_config=text, projection_dim=32)).eval()
     full.save_pretrained(tmp_path / "clip")
     encoder = make(path=str(tmp_path / "clip")).eval()
     assert type(encoder.tower).__name__ == "CLIPVisionModel"

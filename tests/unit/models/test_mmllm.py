@@ -107,20 +107,14 @@ def test_peft_backbone_only_adapters_train_and_reload(method: str, tmp_path: Pat
     optimizer.step()
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert changed and all(
-        "projector" in k
-        or "camera_embedding" in k
-        or "lora_" in k
-        or "prompt_encoder" in k
-        or "ln_tuning_layers" in k
+        "projector" in k or "camera_embedding" in k or "lora_" in k or "prompt_encoder" in k or "ln_tuning_layers" in k
         for k in changed
     ), changed
     # the backbone adapter saves and reloads with stock peft into an identically seeded plain model
     model.backbone.model.save_pretrained(tmp_path / "adapter")
     torch.manual_seed(0)
     plain = MMLLM(MMLLMConfig(spec=tiny_spec(trainable={**policy, "backbone": "frozen"})))
-    plain.load_state_dict(
-        {k: v for k, v in model.state_dict().items() if not k.startswith("backbone.")}, strict=False
-    )
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("backbone.")}, strict=False)
     plain.backbone.model = PeftModel.from_pretrained(plain.backbone.model, tmp_path / "adapter")
     with torch.no_grad():
         assert torch.equal(model.eval()(**batch).hidden, plain.eval()(**batch).hidden)
@@ -134,8 +128,6 @@ def test_bad_spec_is_a_config_error() -> None:
 def test_generation_uses_only_action_tokens(model: MMLLM) -> None:
     batch = batch_for(model)
     head = model.heads["action-tokens"]
-    actions = model.predict(
-        batch, "action-tokens", do_sample=True, generator=torch.Generator().manual_seed(0)
-    )
+    actions = model.predict(batch, "action-tokens", do_sample=True, generator=torch.Generator().manual_seed(0))
     assert actions.shape == (2, head.chunk_length, 7)
     assert np.all(np.abs(actions.numpy()) <= 1.0)
