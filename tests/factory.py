@@ -62,6 +62,7 @@ HEAD_SPECS: dict[str, dict[str, Any]] = {
     "action-tokens": {"kind": "action-tokens", "bins": 32},
     "continuous": {"kind": "continuous", "chunk": 4},
     "diffusion": {"kind": "diffusion", "chunk": 4, "num_inference_steps": 4},
+    "pointer": {"kind": "pointer", "arguments": ["pick", "place"], "hidden_dim": 32, "key_dim": 16},
 }
 
 
@@ -104,7 +105,7 @@ def observation(seed: int, size: int = 32, cameras: tuple[str, ...] = ("front", 
 
 
 def batch_for(model: Any, n: int = 2, seed: int = 0) -> dict[str, Any]:
-    """A batch with targets for every head of ``model`` (text answer, action tokens, action chunk)."""
+    """A batch with targets for every head of ``model`` (text answer, action tokens, action chunk, pixels)."""
     rng = np.random.default_rng(seed)
     obs = [observation(seed + i) for i in range(n)]
     prompts = [f"put the red cube in bowl {i}" for i in range(n)]
@@ -119,4 +120,8 @@ def batch_for(model: Any, n: int = 2, seed: int = 0) -> dict[str, Any]:
             targets.append(ids[0].tolist())
         else:
             targets.append(f"answer {i}")
-    return model.processor(obs, prompts, targets, actions=actions)
+    batch = model.processor(obs, prompts, targets, actions=actions)
+    if any(h.uses_dense_features for h in model.heads.values()):  # pointer targets: pixels (u, v), front camera
+        queries = max(h.num_queries for h in model.heads.values() if h.uses_dense_features)
+        batch["point_targets"] = torch.as_tensor(rng.uniform(0, 31, (n, queries, 2)), dtype=torch.float32)
+    return batch

@@ -67,6 +67,8 @@ class MMLLM(PreTrainedModel):
         self.streams = nn.ModuleDict(
             {name: ModalityStream(name, enc, spec.projector, ctx) for name, enc in spec.encoders.items()}
         )
+        # widths of the per-camera streams' dense maps, for heads that score image locations (pointer)
+        ctx.extras["dense_dims"] = {name: s.encoder.embed_dim for name, s in self.stream_map.items() if s.cameras}
         self.heads = nn.ModuleDict({name: _build_head(h, ctx) for name, h in spec.heads.items()})
         self.placeholder_ids = self._add_tokens()
         for head in self.head_map.values():
@@ -152,7 +154,9 @@ class MMLLM(PreTrainedModel):
     # ----------------------------------------------------------------------------------------- training
     def forward(self, **batch: Any) -> MMLLMOutput:  # type: ignore[override]
         """Losses of every head whose targets the batch carries, summed; ``batch`` as the processor makes it."""
-        active = [name for name, head in self.head_map.items() if head.has_targets(batch)]
+        claimed = [i for head in self.head_map.values() for i in head.claimed_token_ids()]
+        head_batches = {name: self._head_batch(head, batch, claimed) for name, head in self.head_map.items()}
+        active = [name for name, head in self.head_map.items() if head.has_targets(head_batches[name])]
         parallel = [n for n in active if not self.head_map[n].generative]
         embeds, mask, positions = self.embed(batch, parallel)
         hidden = self.backbone(inputs_embeds=embeds, attention_mask=mask, position_ids=positions).hidden
@@ -160,20 +164,34 @@ class MMLLM(PreTrainedModel):
         total: torch.Tensor | None = None
         metrics: dict[str, float] = {}
         offset = text_len
-        claimed = [i for head in self.head_map.values() for i in head.claimed_token_ids()]
         for name in active:
             head = self.head_map[name]
             if head.generative:
-                head_batch = batch if head.claimed_token_ids() else _unclaimed(batch, claimed)
-                loss, stats = head.loss(hidden[:, :text_len], head_batch)
+                loss, stats = head.loss(hidden[:, :text_len], head_batches[name])
             else:
-                loss, stats = head.loss(hidden[:, offset : offset + head.num_queries], batch)
+                loss, stats = head.loss(hidden[:, offset : offset + head.num_queries], head_batches[name])
                 offset += head.num_queries
             total = loss if total is None else total + loss
             metrics.update({f"{name}/{k}": v for k, v in stats.items()})
         if total is not None:
             metrics["loss"] = float(total.detach())
         return MMLLMOutput(loss=total, metrics=metrics, hidden=hidden)
+
+    def _head_batch(self, head: Head, batch: Batch, claimed: list[int]) -> Batch:
+        """What ``head`` reads: the text head loses labels other heads claim; pointing heads get dense maps."""
+        if head.generative and "labels" in batch and not head.claimed_token_ids() and claimed:
+            batch = _unclaimed(batch, claimed)
+        if head.uses_dense_features and "dense_features" not in batch:
+            batch = {**batch, "dense_features": self.dense_features(batch)}
+        return batch
+
+    def dense_features(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """``{"<stream>/<camera>": [B, D, h, w]}`` for every stream whose encoder keeps a spatial map."""
+        return {
+            f"{name}/{cam}": feats
+            for name, stream in self.stream_map.items()
+            for cam, feats in stream.dense_features(batch).items()
+        }
 
     # ----------------------------------------------------------------------------------------- inference
     @torch.no_grad()
@@ -184,7 +202,11 @@ class MMLLM(PreTrainedModel):
         chosen = self._head(head)
         if chosen.generative:
             return chosen.predict(generate_ids(self, batch, chosen, **kwargs))
-        return chosen.predict(self.query_hidden(batch, head), **kwargs)
+        return chosen.predict(self.query_hidden(batch, head), **self._predict_inputs(chosen, batch), **kwargs)
+
+    def _predict_inputs(self, head: Head, batch: Batch) -> dict[str, Any]:
+        """Extra keyword inputs a parallel head's ``predict`` reads (dense maps for pointing heads)."""
+        return {"dense_features": self.dense_features(batch)} if head.uses_dense_features else {}
 
     def query_hidden(self, batch: Batch, head: str) -> torch.Tensor:
         """Hidden states ``[B, Q, D]`` at a parallel head's query positions (one forward pass)."""

@@ -67,6 +67,8 @@ class ModalityStream(nn.Module):
 
     def dense_features(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Per camera ``[B, D, h, w]`` maps where the encoder has them (pointing heads score these)."""
+        if not self.cameras:  # state-like streams have no image plane
+            return {}
         inputs = batch.get(self.modality) or {}
         out: dict[str, torch.Tensor] = {}
         for cam in self.cameras:

@@ -3,7 +3,8 @@
 Generative heads get the full hidden sequence and ``labels``; parallel heads get the states of their query tokens
 appended after the prompt and ``actions [B, H, A]`` in [-1, 1]. Checked for every name: sizes agree with the
 head kind, the loss is a finite scalar whose gradients reach the backbone (and the head's own parameters), the
-outputs of ``predict`` have the documented shapes, ``log_prob`` is ``[B]`` where defined, heads never own backbone
+outputs of ``predict`` have the documented shapes (pixels for pointing heads, which also get a dense map and
+target pixels), ``log_prob`` is ``[B]`` where defined, heads never own backbone
 weights, and the loss halves on a fixed batch within 40 Adam steps.
 """
 
@@ -20,7 +21,17 @@ from embodied.models.catalog import HEADS
 from embodied.models.heads.base import Head
 from embodied.registry import ComponentSettings
 from tests.factory import HEAD_SPECS
-from tests.unit.models.heads_support import ACTION_DIM, build_head, hidden_states, labelled, prompt_ids, tiny_backbone
+from embodied.models.heads.pointer import PointerOutput
+from tests.unit.models.heads_support import (
+    ACTION_DIM,
+    build_head,
+    dense_features,
+    hidden_states,
+    labelled,
+    point_targets,
+    prompt_ids,
+    tiny_backbone,
+)
 
 NAMES = HEADS.names()
 BATCH, PROMPT = 2, 5
@@ -57,6 +68,9 @@ def loss_inputs(head: Head, backbone: Backbone, seed: int = 0) -> tuple[torch.Te
         ids, labels = labelled(prompt, targets_for(head, backbone, seed))
         return hidden_states(backbone, ids), {"input_ids": ids, "labels": labels}
     hidden = hidden_states(backbone, prompt, head.query_embeddings())[:, -head.num_queries :]
+    if head.uses_dense_features:  # pointing heads: pixels on a dense map instead of an action chunk
+        targets = point_targets(BATCH, head.num_queries, seed=seed)
+        return hidden, {"input_ids": prompt, "dense_features": dense_features(BATCH, seed), "point_targets": targets}
     actions = torch.rand(BATCH, head.chunk_length, ACTION_DIM, generator=torch.Generator().manual_seed(seed)) * 2 - 1
     return hidden, {"input_ids": prompt, "actions": actions}
 
@@ -145,8 +159,13 @@ def test_predict_has_the_documented_outputs(name: str) -> None:
             out = head.predict(generate(backbone, head, prompt, do_sample=False))
         else:
             hidden = hidden_states(backbone, prompt, head.query_embeddings())[:, -head.num_queries :]
-            out = head.predict(hidden, generator=torch.Generator().manual_seed(0))
-    if head.chunk_length == 0:  # text: one string per row
+            extra = {"dense_features": dense_features(BATCH)} if head.uses_dense_features else {}
+            out = head.predict(hidden, generator=torch.Generator().manual_seed(0), **extra)
+    if head.uses_dense_features:  # pixels (u, v) inside the 32×32 image, one per query
+        assert isinstance(out, PointerOutput) and out.pixels.dtype == torch.float32
+        assert out.pixels.shape == (BATCH, head.num_queries, 2) and out.index.shape == (BATCH, head.num_queries)
+        assert bool((out.pixels >= 0).all()) and bool((out.pixels <= 31).all())
+    elif head.chunk_length == 0:  # text: one string per row
         assert isinstance(out, list) and len(out) == BATCH and all(isinstance(t, str) for t in out)
     else:
         assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
@@ -174,6 +193,15 @@ def test_log_prob_is_per_sample_where_defined(name: str) -> None:
     backbone, head = setup(name)
     if not head.chunk_length:
         assert not head.has_log_prob
+        return
+    if head.uses_dense_features:  # log_prob of the predicted location indices, given the same maps
+        _, batch = loss_inputs(head, backbone)
+        hidden = hidden_states(backbone, batch["input_ids"], head.query_embeddings())[:, -head.num_queries :]
+        actions = head.predict(hidden.detach(), dense_features=batch["dense_features"]).index
+        log_prob = head.log_prob(actions, hidden, dense_features=batch["dense_features"])
+        assert log_prob.shape == (BATCH,) and torch.isfinite(log_prob).all()
+        log_prob.sum().backward()
+        assert any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in backbone.parameters())
         return
     actions, hidden = log_prob_inputs(head, backbone)
     if not head.has_log_prob:

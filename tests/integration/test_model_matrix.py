@@ -47,7 +47,13 @@ def covering_rows() -> list[tuple[str, str, str, str]]:
             heads[(i + i // len(heads)) % len(heads)],
         )
         for i in range(n * 2)
+        if supported(encoders[i % len(encoders)], heads[(i + i // len(heads)) % len(heads)])
     ]
+
+
+def supported(encoder: str, head: str) -> bool:
+    """A pointing head needs an encoder with a dense map; ``proprio`` has none (tested in test_heads_pointer)."""
+    return not (head == "pointer" and encoder == "proprio")
 
 
 @pytest.mark.parametrize(("encoder", "projector", "family", "head"), covering_rows())
@@ -59,7 +65,7 @@ def test_matrix_covering(encoder: str, projector: str, family: str, head: str) -
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("encoder", "projector", "family", "head"),
-    list(itertools.product(ENCODER_SPECS, PROJECTORS, FAMILIES, HEAD_SPECS)),
+    [row for row in itertools.product(ENCODER_SPECS, PROJECTORS, FAMILIES, HEAD_SPECS) if supported(row[0], row[3])],
 )
 def test_matrix_full_product(encoder: str, projector: str, family: str, head: str) -> None:
     torch.manual_seed(0)

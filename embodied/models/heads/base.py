@@ -32,6 +32,10 @@ class Head(nn.Module, ABC):
     generative: ClassVar[bool] = False
     #: True when ``log_prob`` is defined (RL needs it)
     has_log_prob: ClassVar[bool] = False
+    #: True for heads that score image locations: the model then adds ``batch["dense_features"]``
+    #: (``{"<stream>/<camera>": [B, D, h, w]}``) to the batch ``loss`` reads, and passes it to ``predict``
+    #: as the keyword ``dense_features``
+    uses_dense_features: ClassVar[bool] = False
 
     @classmethod
     def from_config(cls, settings: ComponentSettings, ctx: BuildContext) -> Head:

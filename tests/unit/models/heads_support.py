@@ -26,10 +26,15 @@ def tiny_backbone(family: str = "qwen2", seed: int = 0) -> Backbone:
     return entry.target.from_config(settings, BuildContext(embed_dim=0)).eval()
 
 
+#: width of the dense map that pointing heads score in the head tests (``MMLLM`` reads it from its encoders)
+DENSE_DIM = 16
+
+
 def build_head(spec: dict[str, Any], backbone: Backbone, action_dim: int = ACTION_DIM, seed: int = 0) -> Head:
     """Build a head as ``MMLLM`` does: from its spec, add its tokens to the vocabulary, then bind."""
     entry, settings = HEADS.resolve(spec)
     ctx = BuildContext(embed_dim=backbone.embed_dim, action_dim=action_dim, backbone=backbone)
+    ctx.extras["dense_dims"] = {"image": DENSE_DIM}
     torch.manual_seed(seed)
     head = entry.target.from_config(settings, ctx)
     backbone.add_special_tokens(head.special_tokens())
@@ -58,3 +63,15 @@ def labelled(prompt: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor,
     ids = torch.cat([prompt, targets], dim=1)
     labels = torch.cat([torch.full_like(prompt, -100), targets], dim=1)
     return ids, labels
+
+
+def dense_features(batch: int, seed: int = 0, size: int = 16) -> dict[str, torch.Tensor]:
+    """``{"image/front": [B, DENSE_DIM, size, size]}``: a fixed random map for pointing heads."""
+    generator = torch.Generator().manual_seed(seed)
+    return {"image/front": torch.randn(batch, DENSE_DIM, size, size, generator=generator)}
+
+
+def point_targets(batch: int, queries: int, seed: int = 0, image_size: int = 32) -> torch.Tensor:
+    """Random target pixels ``[B, K, 2]`` (u, v) inside a ``image_size`` square image."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, image_size, (batch, queries, 2), generator=generator).float()

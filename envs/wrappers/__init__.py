@@ -1,0 +1,1 @@
+"""Composable gymnasium wrappers: the adapter for third-party suites and its helpers."""
