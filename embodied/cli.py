@@ -39,7 +39,7 @@ def _cmd_envs(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         modes = ",".join(row.get("control_modes", []))
-        print(f"{row['id']:<32} {row.get('task', ''):<16} {modes:<20} {row.get('instruction', '')}")
+        print(f"{row['id']:<32} {row.get('task', ''):<16} {modes:<20} {row.get('instruction_example', '')}")
     return 0
 
 

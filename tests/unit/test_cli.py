@@ -42,3 +42,14 @@ def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).with_name("embodied")
     out = subprocess.run([str(exe), "list", "--json"], capture_output=True, text=True, check=True)
     assert "hf-causal-lm" in json.loads(out.stdout)["backbones"]
+
+
+def test_envs_json_lists_every_registered_id(capsys: pytest.CaptureFixture[str]) -> None:
+    from embodied.envs import ENV_IDS
+
+    assert main(["envs", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {row["id"] for row in rows} == set(ENV_IDS)
+    pick = next(row for row in rows if row["id"] == "embodied/PickPlace-v0")
+    assert set(pick["control_modes"]) == {"primitive", "ee_delta"}
+    assert "instruction" in pick["observation_keys"] and pick["instruction_example"]
