@@ -53,6 +53,15 @@ from embodied.envs.wrappers.text import TEXT_CHARSET, TEXT_MAX_LENGTH
 STATE_DIM = 15
 STATE_LOW = np.array([-2.0] * 3 + [-1.0] * 4 + [0.0] + [-2 * np.pi] * 7, dtype=np.float32)
 STATE_HIGH = np.array([2.0] * 3 + [1.0] * 4 + [2 * FINGER_OPEN] + [2 * np.pi] * 7, dtype=np.float32)
+
+
+def robot_state(scene: TabletopScene) -> np.ndarray:
+    """The state vector: ee position (3), ee quaternion xyzw (4), gripper opening (1), arm joints (7)."""
+    robot = scene.robot
+    assert robot is not None
+    pos, quat = robot.ee_pose()
+    state = np.concatenate([pos, quat, [robot.gripper_opening()], robot.joint_positions()])
+    return np.clip(state, STATE_LOW, STATE_HIGH).astype(np.float32)
 LAYOUT_TRIES = 50  # re-draws of a layout a task rejects (e.g. a blocked push path)
 REWARD_MODES = ("sparse", "dense")
 
@@ -197,13 +206,6 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray]):
         self.scene.step_physics(SUBSTEPS)
 
     # -- observation ---------------------------------------------------------------------------------------
-    def _state(self) -> np.ndarray:
-        robot = self.scene.robot
-        assert robot is not None
-        pos, quat = robot.ee_pose()
-        state = np.concatenate([pos, quat, [robot.gripper_opening()], robot.joint_positions()])
-        return np.clip(state, STATE_LOW, STATE_HIGH).astype(np.float32)
-
     def _observation(self) -> dict[str, Any]:
         obs: dict[str, Any] = {}
         if self.camera_names:
@@ -213,7 +215,7 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray]):
                 obs["depth"] = {
                     c: np.clip(f["depth"], 0.0, self.scene.cameras[c].far).astype(np.float32) for c, f in frames.items()
                 }
-        obs["state"] = self._state()
+        obs["state"] = robot_state(self.scene)
         obs["instruction"] = self.instruction
         return obs
 

@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from embodied.envs.tabletop.env import STATE_HIGH, STATE_LOW
+from embodied.envs.tabletop.env import STATE_HIGH, STATE_LOW, robot_state
 from embodied.envs.tabletop.layout import sample_specs
 from embodied.envs.tabletop.objects import COLOURS, FLOOR_THICKNESS, RECEPTACLES, SHAPES, ObjectInfo, half_extents
 from embodied.envs.tabletop.predicates import inside, on_top
@@ -203,19 +203,11 @@ class TabletopVQAEnv(gym.Env[dict[str, Any], str]):
         client.resetBaseVelocity(obj.body_id, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
 
     # -- observation -----------------------------------------------------------------------------------------
-    def _state(self) -> np.ndarray:
-        """The tabletop tasks' state vector (``TabletopEnv``): ee position, quaternion, gripper, joints."""
-        robot = self.scene.robot
-        assert robot is not None
-        pos, quat = robot.ee_pose()
-        state = np.concatenate([pos, quat, [robot.gripper_opening()], robot.joint_positions()])
-        return np.clip(state, STATE_LOW, STATE_HIGH).astype(np.float32)
-
     def _observation(self) -> dict[str, Any]:
         assert self.question is not None
         return {
             "images": {c: self.scene.render(c, self.image_size)["rgb"] for c in self.camera_names},
-            "state": self._state(),
+            "state": robot_state(self.scene),
             "instruction": INSTRUCTION,
             "question": self.question.text,
         }
