@@ -62,6 +62,8 @@ def robot_state(scene: TabletopScene) -> np.ndarray:
     pos, quat = robot.ee_pose()
     state = np.concatenate([pos, quat, [robot.gripper_opening()], robot.joint_positions()])
     return np.clip(state, STATE_LOW, STATE_HIGH).astype(np.float32)
+
+
 LAYOUT_TRIES = 50  # re-draws of a layout a task rejects (e.g. a blocked push path)
 REWARD_MODES = ("sparse", "dense")
 
