@@ -19,9 +19,9 @@ from transformers import LogitsProcessor, LogitsProcessorList
 from embodied.models.backbones.base import Backbone
 from embodied.models.catalog import HEADS
 from embodied.models.heads.base import Head
+from embodied.models.heads.pointer import PointerOutput
 from embodied.registry import ComponentSettings
 from tests.factory import HEAD_SPECS
-from embodied.models.heads.pointer import PointerOutput
 from tests.unit.models.heads_support import (
     ACTION_DIM,
     build_head,

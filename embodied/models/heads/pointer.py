@@ -174,7 +174,9 @@ class PointerHead(Head):
         targets = batch["point_targets"].float().to(locations.pixels.device)
         b, k = targets.shape[:2]
         if targets.dim() != 3 or k != self.num_queries or targets.shape[2] != 2:
-            raise ValueError(f"expected point_targets [B, {self.num_queries}, 2] pixels (u, v), got {tuple(targets.shape)}")
+            raise ValueError(
+                f"expected point_targets [B, {self.num_queries}, 2] pixels (u, v), got {tuple(targets.shape)}"
+            )
         dist2 = ((locations.pixels[None, None] - targets[:, :, None]) ** 2).sum(-1)  # [B, K, L]
         on_camera = locations.camera[None, None] == self._target_camera(batch, b, k, locations)[..., None]
         dist2 = dist2.masked_fill(~on_camera, float("inf"))

@@ -31,9 +31,7 @@ def pixel_to_world_depth(
     return origin + np.asarray(depth, dtype=np.float64).reshape(-1, 1) * directions
 
 
-def pixel_to_world_plane(
-    uv: np.ndarray, plane_z: float, intrinsics: np.ndarray, extrinsics: np.ndarray
-) -> np.ndarray:
+def pixel_to_world_plane(uv: np.ndarray, plane_z: float, intrinsics: np.ndarray, extrinsics: np.ndarray) -> np.ndarray:
     """Pixels ``[N, 2]`` → world points ``[N, 3]`` where their rays meet the horizontal plane ``z = plane_z``."""
     origin, directions = pixel_rays(uv, intrinsics, extrinsics)
     dz = directions[:, 2]

@@ -62,7 +62,7 @@ def test_log_prob_is_the_probability_of_the_sampled_location() -> None:
     with torch.no_grad():
         query = head.query_mlp(h).reshape(B, 2, 4, 16)  # [B, K, R, d_k]
         scores = []
-        for name, f in feats.items():
+        for f in feats.values():
             keys = F.interpolate(head.key_proj["image"](f), size=(32, 32), mode="bilinear", align_corners=False)
             per = [F.conv2d(keys[i : i + 1], query[i].reshape(8, 16, 1, 1)) for i in range(B)]  # [1, K·R, H, W]
             scores.append(torch.cat(per).reshape(B, 2, 4, 32 * 32).transpose(2, 3))  # [B, K, L_c, R]
@@ -93,7 +93,7 @@ def coordinate_maps(seed: int = 1) -> dict[str, torch.Tensor]:
     """``maps()`` whose first channels are x, y and x² + y² (as CoordConv gives): a linear score can then peak
     at any location (a paraboloid), which random features alone cannot guarantee."""
     out = maps(seed)
-    for name, f in out.items():
+    for f in out.values():
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, f.shape[2]), torch.linspace(-1, 1, f.shape[3]), indexing="ij")
         f[:, :3] = torch.stack([xs, ys, xs**2 + ys**2])
     return out
