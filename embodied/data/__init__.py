@@ -1,0 +1,12 @@
+"""Demonstration data: the ``Episode`` record, collection from gymnasium envs, LeRobot v3.0 read/write.
+
+``embodied.data`` never imports ``embodied.envs`` or ``embodied.agents``: envs, policies and annotation
+functions come in as objects (``collect(make_env, policy, ...)``).
+"""
+
+from embodied.data.collect import collect
+from embodied.data.episode import Episode, VQAPair
+from embodied.data.reader import LeRobotDataset, read_dataset
+from embodied.data.writer import write_dataset
+
+__all__ = ["Episode", "LeRobotDataset", "VQAPair", "collect", "read_dataset", "write_dataset"]

@@ -1,0 +1,204 @@
+"""Record episodes by running a policy (e.g. a scripted expert) in a gymnasium ``SyncVectorEnv``.
+
+Frames are the observations seen before each action. When sub-env ``i`` finishes, ``collect`` resets it itself
+through ``envs.reset(seed=..., options={"reset_mask": ...})`` (gymnasium ≥ 1.1): this gives every episode the
+seed asked for, and it clears gymnasium's pending NEXT_STEP autoreset, so the "reset step" that would otherwise
+follow a done flag (action ignored, reward 0) never happens and can never be recorded as a frame. Sub-envs
+with no episode left are reset too and keep stepping until the last episode ends; their frames are dropped.
+
+Annotators (``plan``, ``vqa``, ``captions``) are called with the sub-env right after its reset, so they read
+the initial scene, e.g. ``plan=lambda env: env.unwrapped.plan_text()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import SyncVectorEnv, VectorEnv
+from tqdm.auto import tqdm
+
+from embodied.data.episode import Episode, VQAPair
+
+Policy = Callable[[dict[str, Any], gym.Env[Any, Any]], Any]
+VQAItems = Sequence[VQAPair | dict[str, Any] | Sequence[str]]
+
+
+@dataclass
+class Annotators:
+    """Episode-level extras read from the simulator right after each reset, and success from the last info."""
+
+    plan: Callable[[gym.Env[Any, Any]], str | None] | None = None
+    vqa: Callable[[gym.Env[Any, Any]], VQAItems] | None = None
+    captions: Callable[[gym.Env[Any, Any]], Sequence[str]] | None = None
+    success: Callable[[dict[str, Any]], bool] = field(default=lambda info: bool(info.get("success", False)))
+
+
+@dataclass
+class _Recording:
+    """The growing buffers of one episode on one sub-env."""
+
+    number: int
+    seed: int | None
+    task: str
+    env_id: str
+    extras: dict[str, Any]
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[np.ndarray] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    dones: list[bool] = field(default_factory=list)
+
+    def finish(self, success: bool) -> Episode:
+        first = self.frames[0]
+        return Episode(
+            images={cam: np.stack([f["images"][cam] for f in self.frames]) for cam in first["images"]},
+            state=np.stack([f["state"] for f in self.frames]),
+            actions=np.stack(self.actions),
+            task=self.task,
+            rewards=np.asarray(self.rewards, np.float32),
+            dones=np.asarray(self.dones, np.bool_),
+            depth={cam: np.stack([f["depth"][cam] for f in self.frames]) for cam in first["depth"]},
+            env_id=self.env_id,
+            seed=self.seed,
+            success=success,
+            **self.extras,
+        )
+
+
+def collect(
+    make_env: Callable[[], gym.Env[Any, Any]] | VectorEnv[Any, Any, Any],
+    policy: Policy,
+    episodes: int,
+    seeds: int | Sequence[int] | None = None,
+    *,
+    num_envs: int = 2,
+    annotators: Annotators | None = None,
+    task_key: str = "instruction",
+    progress: bool = True,
+) -> list[Episode]:
+    """Run ``policy(obs, env)`` for ``episodes`` episodes and return them in order of their seeds.
+
+    ``make_env`` is an env constructor (``num_envs`` copies run in a ``SyncVectorEnv`` that is closed at the end)
+    or an existing ``SyncVectorEnv`` (left open). ``policy`` gets one sub-env's observation and that sub-env,
+    e.g. ``lambda obs, env: env.unwrapped.expert_action()``. ``seeds``: an int ``s`` seeds episode ``k`` with
+    ``s + k``; a sequence gives one seed per episode; ``None`` leaves episodes unseeded.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    seed_list = _seed_list(seeds, episodes)
+    annotators = annotators or Annotators()
+    envs, owned = _vector_env(make_env, num_envs)
+    try:
+        with tqdm(total=episodes, desc="collect", unit="episode", disable=not progress) as bar:
+            done = _run(envs, policy, seed_list, annotators, task_key, bar)
+    finally:
+        if owned:
+            envs.close()
+    return [done[k] for k in range(episodes)]
+
+
+def _run(
+    envs: SyncVectorEnv, policy: Policy, seed_list: list[int | None], annotators: Annotators, task_key: str, bar: tqdm
+) -> dict[int, Episode]:
+    """The stepping loop: record active sub-envs, finish and re-seed the ones that end."""
+    n, total = envs.num_envs, len(seed_list)
+    slots: list[_Recording | None] = [None] * n
+    finished: dict[int, Episode] = {}
+    first = list(range(min(n, total)))
+    obs, _ = envs.reset(seed=[seed_list[i] if i < total else None for i in range(n)])
+    for i in first:
+        slots[i] = _start(i, seed_list[i], envs.envs[i], _take(obs, i), annotators, task_key)
+    next_number = len(first)
+    while any(slot is not None for slot in slots):
+        per_env = [_take(obs, i) for i in range(n)]
+        actions = [np.asarray(policy(per_env[i], envs.envs[i])) for i in range(n)]
+        obs, rewards, terminated, truncated, infos = envs.step(np.stack(actions))
+        reset_mask = np.zeros(n, np.bool_)
+        reset_seeds: list[int | None] = [None] * n
+        for i, slot in enumerate(slots):
+            end = bool(terminated[i] or truncated[i])
+            if slot is not None:
+                slot.frames.append(_frame(per_env[i]))
+                slot.actions.append(actions[i])
+                slot.rewards.append(float(rewards[i]))
+                slot.dones.append(end)
+            if not end:
+                continue
+            if slot is not None:
+                finished[slot.number] = slot.finish(annotators.success(_take(infos, i)))
+                bar.update(1)
+            reset_mask[i] = True  # idle sub-envs are reset too: stepping a finished env is never allowed
+            slots[i] = None
+            if next_number < total:
+                slots[i] = _Recording(next_number, seed_list[next_number], "", "", {})  # filled after the reset
+                reset_seeds[i] = seed_list[next_number]
+                next_number += 1
+        if reset_mask.any():
+            obs, _ = envs.reset(seed=reset_seeds, options={"reset_mask": reset_mask})
+            for i in map(int, np.flatnonzero(reset_mask)):
+                slot = slots[i]
+                if slot is not None:
+                    slots[i] = _start(slot.number, slot.seed, envs.envs[i], _take(obs, i), annotators, task_key)
+    return finished
+
+
+def _start(
+    number: int, seed: int | None, env: gym.Env[Any, Any], obs: dict[str, Any], annotators: Annotators, task_key: str
+) -> _Recording:
+    """A new recording for a sub-env that was just reset: task text, env id and the initial-scene extras."""
+    if task_key not in obs:
+        raise ValueError(f"observation has no {task_key!r} entry for the task text; keys are {sorted(obs)}")
+    extras: dict[str, Any] = {}
+    if annotators.plan is not None:
+        extras["plan"] = annotators.plan(env)
+    if annotators.vqa is not None:
+        extras["vqa"] = [VQAPair.coerce(item) for item in annotators.vqa(env)]
+    if annotators.captions is not None:
+        extras["captions"] = list(annotators.captions(env))
+    env_id = env.spec.id if env.spec is not None else ""
+    return _Recording(number, seed, str(obs[task_key]), env_id, extras)
+
+
+def _frame(obs: dict[str, Any]) -> dict[str, Any]:
+    """The stored part of one observation (copied: vector envs may reuse their buffers)."""
+    return {
+        "images": {cam: np.array(img) for cam, img in obs.get("images", {}).items()},
+        "state": np.array(obs.get("state", np.zeros(0, np.float32)), np.float32),
+        "depth": {cam: np.array(d) for cam, d in obs.get("depth", {}).items()},
+    }
+
+
+def _take(batch: Any, i: int) -> Any:
+    """Sub-env ``i``'s entry of a batched observation or info (dicts recurse; ``_key`` masks are dropped)."""
+    if isinstance(batch, dict):
+        return {k: _take(v, i) for k, v in batch.items() if not (k.startswith("_") and k[1:] in batch)}
+    return batch[i]
+
+
+def _seed_list(seeds: int | Sequence[int] | None, episodes: int) -> list[int | None]:
+    if seeds is None:
+        return [None] * episodes
+    if isinstance(seeds, int | np.integer):
+        return [int(seeds) + k for k in range(episodes)]
+    if len(seeds) < episodes:
+        raise ValueError(f"{len(seeds)} seeds given for {episodes} episodes; give one per episode or an int")
+    return [int(s) for s in seeds[:episodes]]
+
+
+def _vector_env(
+    make_env: Callable[[], gym.Env[Any, Any]] | VectorEnv[Any, Any, Any], num_envs: int
+) -> tuple[SyncVectorEnv, bool]:
+    """The vector env to run and whether ``collect`` owns (and must close) it."""
+    if isinstance(make_env, SyncVectorEnv):
+        return make_env, False
+    if isinstance(make_env, VectorEnv):
+        raise TypeError(
+            f"collect needs in-process sub-envs because the policy and annotators read each one; got "
+            f"{type(make_env).__name__}, pass a SyncVectorEnv or an env constructor"
+        )
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+    return SyncVectorEnv([make_env] * num_envs), True

@@ -1,0 +1,105 @@
+"""The record of one episode: per-frame observations and actions plus episode-level annotations.
+
+Frame ``t`` pairs the observation seen *before* acting with the action taken and what that action produced
+(``rewards[t]``, ``dones[t]``), the LeRobot convention (``next.reward``, ``next.done``); the observation after
+the last action is not stored. Episode-level extras come from the simulator's privileged state when the episode
+is collected: the symbolic plan text, VQA pairs and scene captions, plus the env id, seed and success flag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class VQAPair:
+    """One question about the episode's scene with its ground-truth answer and question type (e.g. ``count``)."""
+
+    question: str
+    answer: str
+    qtype: str = ""
+
+    @classmethod
+    def coerce(cls, item: VQAPair | Mapping[str, Any] | Sequence[str]) -> VQAPair:
+        """Accept a ``VQAPair``, a mapping with ``question``/``answer``/``qtype`` or a 2- or 3-tuple of strings."""
+        if isinstance(item, VQAPair):
+            return item
+        if isinstance(item, Mapping):
+            return cls(str(item["question"]), str(item["answer"]), str(item.get("qtype", "")))
+        if isinstance(item, Sequence) and not isinstance(item, str) and len(item) in (2, 3):
+            return cls(*(str(v) for v in item))
+        raise TypeError(
+            f"cannot read a VQA pair from {item!r}; expected VQAPair, mapping or (question, answer[, qtype])"
+        )
+
+
+@dataclass
+class Episode:
+    """One episode of ``T`` frames; arrays are validated and normalised to their documented dtypes.
+
+    - ``images``: camera → ``[T, H, W, 3]`` uint8 (may be empty for state-only envs)
+    - ``state``: ``[T, S]`` float32 (``S`` may be 0)
+    - ``actions``: ``[T, A]`` float32
+    - ``rewards``: ``[T]`` float32 (zeros when the source has none); ``dones``: ``[T]`` bool
+    - ``depth``: camera → ``[T, H, W]`` float32 metres, or empty
+    - ``task``: the instruction / task text of the episode
+    """
+
+    images: dict[str, np.ndarray]
+    state: np.ndarray
+    actions: np.ndarray
+    task: str
+    rewards: np.ndarray | None = None
+    dones: np.ndarray | None = None
+    depth: dict[str, np.ndarray] = field(default_factory=dict)
+    env_id: str = ""
+    seed: int | None = None
+    success: bool = False
+    plan: str | None = None
+    vqa: list[VQAPair] = field(default_factory=list)
+    captions: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.actions = _array(self.actions, np.float32, "actions", ndim=2)
+        length = len(self.actions)
+        if length == 0:
+            raise ValueError("an episode needs at least one frame; got 0 actions")
+        self.state = _array(self.state, np.float32, "state", ndim=2, length=length)
+        self.images = {
+            cam: _array(v, np.uint8, f"images[{cam!r}]", ndim=4, length=length) for cam, v in self.images.items()
+        }
+        for cam, frames in self.images.items():
+            if frames.shape[-1] != 3:
+                raise ValueError(f"images[{cam!r}] must be HWC RGB with 3 channels, got shape {frames.shape}")
+        self.depth = {
+            cam: _array(v, np.float32, f"depth[{cam!r}]", ndim=3, length=length) for cam, v in self.depth.items()
+        }
+        rewards = np.zeros(length, np.float32) if self.rewards is None else self.rewards
+        self.rewards = _array(rewards, np.float32, "rewards", ndim=1, length=length)
+        dones = np.arange(length) == length - 1 if self.dones is None else self.dones
+        self.dones = _array(dones, np.bool_, "dones", ndim=1, length=length)
+        self.vqa = [VQAPair.coerce(item) for item in self.vqa]
+        self.captions = [str(c) for c in self.captions]
+        self.seed = None if self.seed is None else int(self.seed)
+        self.success = bool(self.success)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+
+def _array(value: Any, dtype: type, name: str, *, ndim: int, length: int | None = None) -> np.ndarray:
+    """``value`` as a C-contiguous ``dtype`` array of rank ``ndim`` (and ``length`` rows), else a ValueError."""
+    array = np.asarray(value)
+    if dtype is np.uint8 and array.dtype != np.uint8:
+        # Casting float images to uint8 would silently wrap or truncate; the caller must quantise explicitly.
+        raise ValueError(f"{name} must be uint8, got {array.dtype}")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {array.shape}")
+    if length is not None and len(array) != length:
+        raise ValueError(f"{name} has {len(array)} frames but the episode has {length} actions")
+    return array
