@@ -19,7 +19,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     """Train both heads on the same data and budget; return steps/s, held-out accuracy and learning curves."""
     from embodied.bench.pointing_task import make_data, train
 
-    n_train, n_test, steps = (400, 100, 150) if quick else (1500, 300, 1000)
+    n_train, n_test, steps = (400, 100, 150) if quick else (5000, 300, 1000)
     train_data = make_data(range(10_000, 10_000 + n_train))
     test_data = make_data(range(n_test))  # held-out seeds
     out: dict[str, Any] = {"train_samples": len(train_data.prompts), "test_samples": len(test_data.prompts)}

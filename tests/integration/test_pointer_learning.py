@@ -4,9 +4,9 @@ PickPlace resets (front camera, 32×32) with the expert's pick and place points 
 tiny preset (CoordConv CNN + 2-layer Qwen2 LM trained from scratch); the query reaches the head only through
 the LLM reading the image tokens and the instruction (no hand-made colour id). Evaluated on held-out seeds.
 
-Measured: places (one bowl per scene) reach ~90-98% within 2 px from 100 steps; picks (three objects, the
-instruction names one by colour and shape; chance ≈ 33%) reach ~69% after 400 steps with the stride-1 CNN map,
-still rising. The bounds below hold with margin at 600 steps; the issue's 90% pick goal is not reached here.
+Measured (1 thread): with 1500 training scenes picks plateau near 80% (the model over-fits); with 5000 scenes and
+a 1-px Gaussian target, held-out picks reach 89% at 500 steps and 93% at 1000 steps, places 97%.
+Chance for picks is about 1/3 (three objects; the instruction names one by colour and shape).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from embodied.bench.pointing_task import make_data, train
 pytestmark = pytest.mark.slow
 
 
-def test_pointer_learns_held_out_places_and_well_above_chance_picks() -> None:
+def test_pointer_reaches_90_percent_of_held_out_picks_and_places() -> None:
     torch.set_num_threads(1)  # 2 threads spin against other processes on a shared 2-core machine
-    train_data = make_data(range(10_000, 10_600))
+    train_data = make_data(range(10_000, 15_000))
     test_data = make_data(range(150))  # held-out seeds
     assert len(test_data.prompts) > 120  # ~9% of seeds put the pick out of the front camera's view
-    result = train("pointer", train_data, test_data, steps=600, eval_every=200)
+    result = train("pointer", train_data, test_data, steps=1000, eval_every=500)
     steps, pick, place, _ = result.curve[-1]
-    assert steps == 600
-    assert place >= 0.8, result.curve
-    assert pick >= 0.5, result.curve  # chance ≈ 1/3 (three objects)
+    assert steps == 1000
+    assert place >= 0.9, result.curve
+    assert pick >= 0.9, result.curve  # chance ≈ 1/3 (three objects)

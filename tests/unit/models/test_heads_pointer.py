@@ -147,3 +147,27 @@ def test_save_and_load_give_equal_predictions(tmp_path: Path) -> None:
         model.head_map["pointer"].log_prob(before.index, hidden_states, dense_features=dense),
         again.head_map["pointer"].log_prob(after.index, again.query_hidden(batch, "pointer"), dense_features=dense),
     )
+
+
+def test_plan_step_text_and_its_pointing_action_train_in_one_sequence() -> None:
+    """A plan step (text head) and its pick/place pixels (pointer queries after it) in one forward pass."""
+    torch.manual_seed(0)
+    spec = tiny_spec(heads={"text": HEAD_SPECS["text"], "pointer": HEAD_SPECS["pointer"]})
+    model = MMLLM(MMLLMConfig(spec=spec))
+    batch = batch_for(model, n=2)
+    steps = ["pick(red cube)", "place(blue bowl)"]
+    prompts = ["sort the objects: step 1", "sort the objects: step 2"]
+    batch = {**batch, **model.processor.encode_text(prompts, steps)}
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    first = model(**batch).metrics
+    assert {"text/loss", "pointer/loss"} <= set(first)
+    for _ in range(100):
+        loss = model(**batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    last = model(**batch).metrics
+    assert last["text/loss"] < 0.5 * first["text/loss"] and last["pointer/loss"] < 0.5 * first["pointer/loss"]
+    model.eval()
+    prompts_only = {**batch, **model.processor.encode_text(prompts)}
+    assert model.predict(prompts_only, "text", max_new_tokens=16) == steps

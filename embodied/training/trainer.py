@@ -1,0 +1,324 @@
+"""The ONE supervised training loop: every supervised stage (alignment, instruction tuning, ...) runs through it.
+
+``Trainer`` trains any ``nn.Module`` whose ``forward(**batch)`` returns an object with ``.loss`` (a scalar tensor)
+and ``.metrics`` (``dict[str, float]``), such as ``MMLLM``. One step is one optimizer update over ``grad_accum``
+micro-batches. Evaluation, checkpointing, metrics, the SIGTERM stop and the non-finite guard are called from the
+loop; they live in their own modules (``metrics``, ``checkpoint``, ``signals``, ``nonfinite``, ``data_order``).
+
+Resume restores model, optimizer, scheduler, step, data position and every RNG, so the continued loss curve is
+bit-identical to an uninterrupted run. Data is not sharded across processes: run it as a single process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import send_to_device, set_seed
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from torch import nn
+from tqdm.auto import tqdm
+
+from embodied.training.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    restore_optimizer,
+    restore_scheduler,
+    save_checkpoint,
+)
+from embodied.training.data_order import Collate, DataOrder
+from embodied.training.errors import TrainingError
+from embodied.training.metrics import MetricsWriter
+from embodied.training.nonfinite import NonFiniteGuard, find_nonfinite
+from embodied.training.rng import capture_rng, restore_rng
+from embodied.training.schedule import build_scheduler
+from embodied.training.signals import EXIT_CODE_SIGTERM, TerminationFlag
+
+__all__ = ["Trainer", "TrainerSettings", "TrainerState", "TrainingError"]
+
+logger = logging.getLogger("embodied")
+
+DATA_GENERATOR = "data"
+
+
+class TrainerSettings(BaseModel):
+    """Hyper-parameters of one supervised stage; the field descriptions are the help text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: str = Field("sft", min_length=1, description="stage name, written into metrics and checkpoints")
+    max_steps: int = Field(1000, ge=1, description="optimizer updates in the stage (the cosine ends here)")
+    lr: float = Field(1e-4, gt=0, description="peak learning rate of AdamW")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW decoupled weight decay (not on biases and norms)")
+    warmup_steps: int = Field(0, ge=0, description="linear warm-up updates before the cosine decay")
+    grad_accum: int = Field(1, ge=1, description="micro-batches accumulated into one optimizer update")
+    max_grad_norm: float | None = Field(1.0, gt=0, description="clip the global gradient norm to this; null: never")
+    batch_size: int = Field(1, ge=1, description="samples per micro-batch when a collate function is given")
+    eval_every: int = Field(0, ge=0, description="evaluate every N steps (0: only at the end)")
+    log_every: int = Field(1, ge=1, description="write a train record to metrics.jsonl every N steps")
+    checkpoint_every: int = Field(0, ge=0, description="checkpoint every N steps (0: only at the end)")
+    keep_checkpoints: int | None = Field(3, ge=1, description="keep the newest N checkpoints (null: keep all)")
+    max_nonfinite: int = Field(3, ge=1, description="stop after this many consecutive non-finite steps")
+    seed: int = Field(0, ge=0, description="seeds the RNGs and the per-epoch data order (seed + epoch)")
+    progress_bar: bool = Field(True, description="show a tqdm bar on the main process")
+    tensorboard: bool = Field(True, description="also log to RUN_DIR/tensorboard when tensorboard is installed")
+
+    @model_validator(mode="after")
+    def _warmup_fits(self) -> TrainerSettings:
+        if self.warmup_steps > self.max_steps:
+            raise ValueError(f"warmup_steps ({self.warmup_steps}) exceeds max_steps ({self.max_steps})")
+        return self
+
+
+class TrainerState(BaseModel):
+    """Where the run stands; saved as ``trainer_state.json`` in every checkpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: int = Field(0, ge=0, description="optimizer updates done (skipped non-finite steps included)")
+    epoch: int = Field(0, ge=0, description="epoch of the next micro-batch")
+    index: int = Field(0, ge=0, description="position of the next micro-batch within its epoch")
+    stage: str
+    seed: int
+    skipped_steps: int = Field(0, ge=0, description="steps skipped for a non-finite loss or gradient")
+    nonfinite_streak: int = Field(0, ge=0, description="consecutive skipped steps up to now")
+
+
+class Trainer:
+    """Runs one stage: ``Trainer(model, settings, train_data, run_dir).train()``; ``resume("auto")`` first to go on.
+
+    ``train_data`` / ``eval_data``: a sequence of ready batches (dicts of ``forward`` keyword arguments), or with
+    ``collate`` a map-style dataset of samples collated ``settings.batch_size`` at a time. Seeds Python, numpy and
+    torch from ``settings.seed`` on construction (a resume then restores the saved states).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        settings: TrainerSettings,
+        train_data: Sequence[Any],
+        run_dir: str | os.PathLike[str],
+        eval_data: Sequence[Any] | None = None,
+        collate: Collate | None = None,
+        accelerator: Accelerator | None = None,
+    ) -> None:
+        self.settings = settings
+        self.run_dir = Path(run_dir)
+        self.accelerator = accelerator or Accelerator(gradient_accumulation_steps=settings.grad_accum)
+        if self.accelerator.gradient_accumulation_steps != settings.grad_accum:
+            raise TrainingError("the accelerator's gradient_accumulation_steps differs from settings.grad_accum")
+        set_seed(settings.seed)
+        self._named_trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        if not self._named_trainable:
+            raise TrainingError(f"stage {settings.stage!r}: the model has no trainable parameters")
+        self._optimizer = torch.optim.AdamW(self._param_groups(), lr=settings.lr)
+        self.scheduler = build_scheduler(self._optimizer, settings.warmup_steps, settings.max_steps)
+        self.model, self.optimizer = self.accelerator.prepare(model, self._optimizer)
+        self.data = DataOrder(train_data, settings.seed, collate, settings.batch_size if collate else 1)
+        self.eval_data = eval_data
+        self.collate = collate
+        self.state = TrainerState(stage=settings.stage, seed=settings.seed)
+        self.guard = NonFiniteGuard(settings.max_nonfinite, self.run_dir)
+        self.metrics = MetricsWriter(self.run_dir, settings.tensorboard)
+        self.termination = TerminationFlag()
+        self._last_saved = -1
+        self._last_eval = -1
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        """Decay matrices only: decaying biases and norm scales (1-d) hurts and is not what AdamW papers do."""
+        decay = [p for _, p in self._named_trainable if p.dim() >= 2]
+        no_decay = [p for _, p in self._named_trainable if p.dim() < 2]
+        groups = [
+            {"params": decay, "weight_decay": self.settings.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+        return [g for g in groups if g["params"]]
+
+    @property
+    def is_main(self) -> bool:
+        return bool(self.accelerator.is_main_process)
+
+    def train(self, stop_at_step: int | None = None) -> TrainerState:
+        """Train up to ``settings.max_steps`` (or stop early, with a checkpoint, at ``stop_at_step``).
+
+        On SIGTERM the current step finishes, a checkpoint is saved and ``SystemExit(143)`` is raised.
+        """
+        last = self.settings.max_steps if stop_at_step is None else min(stop_at_step, self.settings.max_steps)
+        bar = tqdm(
+            total=self.settings.max_steps,
+            initial=self.state.step,
+            desc=self.settings.stage,
+            disable=not (self.settings.progress_bar and self.is_main),
+        )
+        self.model.train()
+        try:
+            with self.termination:
+                while self.state.step < last:
+                    record = self._train_step()
+                    bar.update(1)
+                    bar.set_postfix(loss=record["loss"])
+                    self._after_step(record)
+                    if self.termination.requested:
+                        self.save()
+                        raise SystemExit(EXIT_CODE_SIGTERM)
+                self._finish()
+        finally:
+            bar.close()
+            self.metrics.close()
+        return self.state
+
+    def _train_step(self) -> dict[str, Any]:
+        """One optimizer update; a non-finite loss or gradient skips it before ``optimizer.step()``."""
+        metrics = self._accumulate()
+        lr = float(self.scheduler.get_last_lr()[0])
+        params = [p for _, p in self._named_trainable]
+        grad_norm = float(torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None]))
+        report = find_nonfinite(self.state.step + 1, metrics, grad_norm, self._named_trainable)
+        if report is None:
+            if self.settings.max_grad_norm is not None:
+                self.accelerator.clip_grad_norm_(params, self.settings.max_grad_norm)
+            self.optimizer.step()
+            self.scheduler.step()  # skipped steps do not advance the schedule either (as in HF Trainer)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.step += 1
+        self.state.epoch, self.state.index = self.data.epoch, self.data.index
+        self.guard.record(report, self.settings.stage)
+        self.state.skipped_steps, self.state.nonfinite_streak = self.guard.skipped, self.guard.streak
+        base = {"step": self.state.step, "stage": self.settings.stage, "split": "train", "epoch": self.state.epoch}
+        return {
+            **base,
+            "loss": metrics.pop("loss"),
+            **metrics,
+            "lr": lr,
+            "grad_norm": grad_norm,
+            "skipped": bool(report),
+        }
+
+    def _accumulate(self) -> dict[str, float]:
+        """Forward and backward over ``grad_accum`` micro-batches; the mean of their metrics (``loss`` included)."""
+        sums: dict[str, float] = {}
+        for _ in range(self.settings.grad_accum):
+            batch = send_to_device(self.data.next_batch(), self.accelerator.device)
+            with self.accelerator.accumulate(self.model):
+                output = self.model(**batch)
+                if output.loss is None:
+                    raise TrainingError(f"step {self.state.step + 1}: the model returned no loss (no targets?)")
+                self.accelerator.backward(output.loss)  # divides by grad_accum: the update sees the mean
+            values = {**output.metrics, "loss": float(output.loss.detach())}
+            for key, value in values.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+        return {key: total / self.settings.grad_accum for key, total in sums.items()}
+
+    def _after_step(self, record: dict[str, Any]) -> None:
+        step = self.state.step
+        if record["skipped"] or step % self.settings.log_every == 0:
+            self._log(record)
+        if self.eval_data is not None and self.settings.eval_every and step % self.settings.eval_every == 0:
+            self._log(self.evaluate())
+        if self.settings.checkpoint_every and step % self.settings.checkpoint_every == 0:
+            self.save()
+
+    def _finish(self) -> None:
+        """At the end of the stage: a last evaluation and checkpoint unless this step already had them."""
+        at_end = self.state.step == self.settings.max_steps
+        if self.eval_data is not None and at_end and self._last_eval != self.state.step:
+            self._log(self.evaluate())
+        self.save()
+
+    def _log(self, record: dict[str, Any]) -> None:
+        if self.is_main:
+            self.metrics.write(record)
+
+    def _eval_batches(self) -> Iterator[Any]:
+        data = self.eval_data or []
+        if self.collate is None:
+            yield from data
+            return
+        size = self.settings.batch_size
+        for start in range(0, len(data), size):
+            yield self.collate([data[i] for i in range(start, min(start + size, len(data)))])
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, Any]:
+        """Mean loss and mean of every ``*/accuracy`` metric over the held-out batches (each batch weighs the same).
+
+        All RNG states are put back afterwards, so evaluating (a head that samples noise) never changes training.
+        """
+        if self.eval_data is None:
+            raise TrainingError("evaluate() needs eval_data")
+        rng = capture_rng()
+        self.model.eval()
+        sums: dict[str, float] = {}
+        count = 0
+        for batch in self._eval_batches():
+            output = self.model(**send_to_device(batch, self.accelerator.device))
+            values = {k: float(v) for k, v in output.metrics.items() if k.endswith("/accuracy")}
+            values["loss"] = float(output.loss)
+            for key, value in values.items():
+                sums[key] = sums.get(key, 0.0) + value
+            count += 1
+        self.model.train()
+        restore_rng(rng)
+        self._last_eval = self.state.step
+        means = {key: total / max(count, 1) for key, total in sums.items()}
+        return {"step": self.state.step, "stage": self.settings.stage, "split": "eval", **means}
+
+    def save(self) -> Path | None:
+        """Checkpoint the current step (once per step); returns its directory on the main process."""
+        if self._last_saved == self.state.step:
+            return None
+        self.accelerator.wait_for_everyone()
+        path = None
+        if self.is_main:
+            path = save_checkpoint(
+                self.run_dir,
+                self.state.step,
+                self.accelerator.unwrap_model(self.model).state_dict(),
+                self._optimizer,
+                self.scheduler,
+                self.state.model_dump(),
+                capture_rng({DATA_GENERATOR: self.data.generator}),
+                retention=self.settings.keep_checkpoints,
+            )
+            logger.info("checkpoint %s", path)
+        self._last_saved = self.state.step
+        self.accelerator.wait_for_everyone()
+        return path
+
+    def resume(self, checkpoint: str | os.PathLike[str] = "auto") -> Path | None:
+        """Restore everything from ``checkpoint`` (a directory, or ``"auto"``: the newest in ``run_dir``).
+
+        ``"auto"`` with no checkpoint returns ``None`` and the run starts fresh. Metric records logged after the
+        checkpoint (by a run killed later) are dropped from ``metrics.jsonl``.
+        """
+        path = latest_checkpoint(self.run_dir) if str(checkpoint) == "auto" else Path(checkpoint)
+        if path is None:
+            logger.info("no checkpoint in %s: starting fresh", self.run_dir)
+            return None
+        saved = load_checkpoint(path)
+        try:
+            state = TrainerState.model_validate(saved.trainer_state)
+        except ValidationError as error:
+            raise TrainingError(f"{path}: trainer_state.json is not a trainer state ({error})") from error
+        if (state.stage, state.seed) != (self.settings.stage, self.settings.seed):
+            raise TrainingError(
+                f"{path} is from stage {state.stage!r} with seed {state.seed}; this trainer runs stage "
+                f"{self.settings.stage!r} with seed {self.settings.seed}, so it cannot continue that run"
+            )
+        self.accelerator.unwrap_model(self.model).load_state_dict(saved.model_state)
+        restore_optimizer(self._optimizer, saved)
+        restore_scheduler(self.scheduler, saved)
+        self.data.seek(state.epoch, state.index)
+        restore_rng(saved.rng, {DATA_GENERATOR: self.data.generator})
+        self.state = state
+        self.guard.skipped, self.guard.streak = state.skipped_steps, state.nonfinite_streak
+        self._last_saved = state.step
+        if self.is_main:
+            self.metrics.truncate_after(state.step)
+        logger.info("resumed stage %r at step %d from %s", state.stage, state.step, path)
+        return path
