@@ -1,7 +1,9 @@
 """The ``embodied`` console script: thin parsing that builds objects and calls them.
 
 Commands: ``list`` (registered components), ``envs`` (registered simulated worlds), ``config`` (print a
-resolved experiment config), ``quickstart`` (the main job on CPU; see the README for what it does today).
+resolved experiment config), ``quickstart`` (the main job on CPU; see the README for what it does today),
+``collect`` (expert demonstrations of the config's ``data:`` → a LeRobot v3 dataset) and ``train`` (the config's
+stages on a dataset, collected into ``RUN_DIR/data`` first when ``--data`` is not given).
 """
 
 from __future__ import annotations
@@ -59,6 +61,43 @@ def _cmd_quickstart(args: argparse.Namespace) -> int:
     return run_quickstart(args.config, args.overrides)
 
 
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from embodied.agents.collection import collect_dataset
+    from embodied.config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    root = collect_dataset(cfg, args.out, progress=not args.quiet)
+    print(f"wrote {root}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import logging
+    from pathlib import Path
+
+    from embodied.config import load_config
+    from embodied.training.errors import TrainingError
+    from embodied.training.stages import run_stages
+
+    cfg = load_config(args.config, args.overrides)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run_dir = Path(args.run_dir)
+    data = Path(args.data) if args.data else run_dir / "data"
+    if not args.data and not (data / "meta" / "info.json").exists():
+        # the CLI is the composition point: collection needs the envs, training (core) only the dataset
+        from embodied.agents.collection import collect_dataset
+
+        collect_dataset(cfg, data, progress=not args.quiet)
+    try:
+        models = run_stages(cfg, data, run_dir, resume=args.resume)
+    except TrainingError as err:
+        print(f"embodied: {err}", file=sys.stderr)
+        return 1
+    for model in models:
+        print(f"saved {model}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="embodied", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", default="configs/experiment/quickstart.yaml")
     p.add_argument("overrides", nargs="*", help="dotted overrides")
     p.set_defaults(func=_cmd_quickstart)
+    p = sub.add_parser("collect", help="expert demonstrations of the config's data section -> LeRobot v3 dataset")
+    p.add_argument("config", help="experiment YAML file")
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. data.episodes=8")
+    p.add_argument("--out", required=True, help="dataset directory to write")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_collect)
+    p = sub.add_parser("train", help="run the config's training stages")
+    p.add_argument("config", help="experiment YAML file")
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. stages.1.max_steps=100")
+    p.add_argument("--run-dir", required=True, help="run directory (config.yaml, one sub-directory per stage)")
+    p.add_argument(
+        "--resume", default=None, help="'auto' (skip finished stages, resume the current one) or a checkpoint"
+    )
+    p.add_argument("--data", default=None, help="dataset directory (default: collect into RUN_DIR/data first)")
+    p.add_argument("--quiet", action="store_true", help="no collection progress bar")
+    p.set_defaults(func=_cmd_train)
     return parser
 
 

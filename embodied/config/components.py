@@ -33,6 +33,16 @@ def resolve_model_components(spec: ModelSpec, origins: Origins, prefix: Key) -> 
     return problems
 
 
+def resolve_policies(policies: dict[str, Any], origins: Origins, prefix: Key) -> list[Problem]:
+    """Validate and fill in a ``trainable`` mapping (e.g. a stage's) in place; return the problems found."""
+    from embodied.models.catalog import PEFT_METHODS
+
+    problems: list[Problem] = []
+    for group, policy in policies.items():
+        policies[group] = _resolve_policy(PEFT_METHODS, policy, origins, (*prefix, group), problems)
+    return problems
+
+
 def _resolve(
     registry: Registry[Any], entry: dict[str, Any], origins: Origins, key: Key, problems: list[Problem]
 ) -> dict[str, Any]:

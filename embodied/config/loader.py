@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from embodied.config.components import resolve_model_components
+from embodied.config.components import resolve_model_components, resolve_policies
 from embodied.config.errors import ConfigError
 from embodied.config.overrides import apply_overrides
 from embodied.config.schema import ExperimentConfig
@@ -32,6 +32,8 @@ def validate_config(raw: dict[str, Any], origins: Origins | None = None) -> Expe
     except ValidationError as err:
         raise ConfigError(problems_from(err, origins, ExperimentConfig)) from None
     problems = resolve_model_components(config.model, origins, ("model",))
+    for index, stage in enumerate(config.stages):
+        problems += resolve_policies(stage.trainable, origins, ("stages", index, "trainable"))
     if problems:
         raise ConfigError(problems)
     return config

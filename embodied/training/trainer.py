@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 from accelerate.utils import send_to_device, set_seed
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -37,6 +37,7 @@ from embodied.training.metrics import MetricsWriter
 from embodied.training.nonfinite import NonFiniteGuard, find_nonfinite
 from embodied.training.rng import capture_rng, restore_rng
 from embodied.training.schedule import build_scheduler
+from embodied.training.settings import TrainerSettings
 from embodied.training.signals import EXIT_CODE_SIGTERM, TerminationFlag
 
 __all__ = ["Trainer", "TrainerSettings", "TrainerState", "TrainingError"]
@@ -44,35 +45,6 @@ __all__ = ["Trainer", "TrainerSettings", "TrainerState", "TrainingError"]
 logger = logging.getLogger("embodied")
 
 DATA_GENERATOR = "data"
-
-
-class TrainerSettings(BaseModel):
-    """Hyper-parameters of one supervised stage; the field descriptions are the help text."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    stage: str = Field("sft", min_length=1, description="stage name, written into metrics and checkpoints")
-    max_steps: int = Field(1000, ge=1, description="optimizer updates in the stage (the cosine ends here)")
-    lr: float = Field(1e-4, gt=0, description="peak learning rate of AdamW")
-    weight_decay: float = Field(0.0, ge=0, description="AdamW decoupled weight decay (not on biases and norms)")
-    warmup_steps: int = Field(0, ge=0, description="linear warm-up updates before the cosine decay")
-    grad_accum: int = Field(1, ge=1, description="micro-batches accumulated into one optimizer update")
-    max_grad_norm: float | None = Field(1.0, gt=0, description="clip the global gradient norm to this; null: never")
-    batch_size: int = Field(1, ge=1, description="samples per micro-batch when a collate function is given")
-    eval_every: int = Field(0, ge=0, description="evaluate every N steps (0: only at the end)")
-    log_every: int = Field(1, ge=1, description="write a train record to metrics.jsonl every N steps")
-    checkpoint_every: int = Field(0, ge=0, description="checkpoint every N steps (0: only at the end)")
-    keep_checkpoints: int | None = Field(3, ge=1, description="keep the newest N checkpoints (null: keep all)")
-    max_nonfinite: int = Field(3, ge=1, description="stop after this many consecutive non-finite steps")
-    seed: int = Field(0, ge=0, description="seeds the RNGs and the per-epoch data order (seed + epoch)")
-    progress_bar: bool = Field(True, description="show a tqdm bar on the main process")
-    tensorboard: bool = Field(True, description="also log to RUN_DIR/tensorboard when tensorboard is installed")
-
-    @model_validator(mode="after")
-    def _warmup_fits(self) -> TrainerSettings:
-        if self.warmup_steps > self.max_steps:
-            raise ValueError(f"warmup_steps ({self.warmup_steps}) exceeds max_steps ({self.max_steps})")
-        return self
 
 
 class TrainerState(BaseModel):

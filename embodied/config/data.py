@@ -1,0 +1,41 @@
+"""Settings of the demonstration data of an experiment (``data:`` section): which envs, how many episodes, extras.
+
+``embodied collect`` runs each env id's scripted expert for ``episodes`` episodes (seeds ``seed``, ``seed + 1``,
+... per env id) and records the ``annotations`` asked for: ``captions`` (alignment), ``plans`` and ``vqa``
+(instruction tuning; VQA pairs also feed the preference stage).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Annotation = Literal["captions", "plans", "vqa"]
+#: question types the tabletop generator can ask about any initial scene (``progress`` needs a task subgoal)
+DEFAULT_QTYPES = ["count", "colour", "shape", "existence"]
+
+
+def _all_annotations() -> list[Annotation]:
+    return ["captions", "plans", "vqa"]
+
+
+class DataSpec(BaseModel):
+    """Where the demonstrations of an experiment come from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    env_ids: list[str] = Field(
+        default_factory=lambda: ["embodied/PickPlace-v0"], min_length=1, description="registered env ids"
+    )
+    env_kwargs: dict[str, Any] = Field(
+        default_factory=lambda: {"control": "primitive"},
+        description="keyword arguments of every gym.make call (control, image_size, cameras, ...)",
+    )
+    episodes: int = Field(8, ge=1, description="expert episodes per env id")
+    seed: int = Field(0, ge=0, description="seed of the first episode; episode k gets seed + k")
+    num_envs: int = Field(2, ge=1, description="sub-envs of the SyncVectorEnv that collects")
+    annotations: list[Annotation] = Field(default_factory=_all_annotations, description="extras recorded per episode")
+    vqa_qtypes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_QTYPES), min_length=1, description="one VQA pair per question type"
+    )

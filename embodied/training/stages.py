@@ -1,0 +1,179 @@
+"""Run an experiment's training stages in order on one model: ``run_stages(config, dataset_root, run_dir)``.
+
+Core only: the stages read a LeRobot v3 dataset from disk (``embodied collect`` writes one), never an env. Per
+stage ``S`` (``config.stages``), in ``run_dir/S/``:
+
+- the model is the previous stage's saved model (the first stage builds one from ``config.model``), with the
+  stage's ``trainable`` policy applied over ``model.trainable`` (the component table is logged);
+- ``align`` / ``instruct``: ``make_samples`` → ``Mixture(stage.mixture)`` draws ``max_steps × batch_size ×
+  grad_accum`` samples → the ONE ``Trainer`` (batches by ``to_batch``); ``preference``: pairs of a correct and a
+  wrong VQA answer of the same question type → ``PreferenceModel`` (DPO, ``stage.beta``) in the same ``Trainer``;
+- outputs: ``metrics.jsonl``, ``checkpoints/``, ``model/`` (``save_pretrained``) and ``lineage.json``.
+
+``run_dir/config.yaml`` holds the resolved config. A stage is finished when its ``model/`` exists (written under a
+temporary name, then renamed). With ``resume="auto"`` finished stages are skipped and the first unfinished one
+continues from its newest checkpoint (a checkpoint path resumes that stage from the path instead); without
+``resume`` the run directory must hold no stage output yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from embodied.config import ExperimentConfig, save_config
+from embodied.config.stages import StageSpec
+from embodied.data import Episode, Mixture, make_samples, read_dataset, to_batch
+from embodied.models import MMLLM, MMLLMConfig
+from embodied.models.freezing import apply_policy, trainable_table
+from embodied.training.errors import TrainingError
+from embodied.training.lineage import write_lineage
+from embodied.training.preference import DPOSettings, PreferenceModel, preference_batch
+from embodied.training.settings import LoopSettings
+from embodied.training.trainer import Trainer, TrainerSettings
+from embodied.training.vqa_pairs import PreferencePair, vqa_preference_pairs
+
+__all__ = ["CONFIG_FILE", "MODEL_DIR", "run_stages"]
+
+logger = logging.getLogger("embodied")
+
+CONFIG_FILE = "config.yaml"
+MODEL_DIR = "model"
+_MODEL_TMP = ".model-tmp"
+
+
+def run_stages(
+    config: ExperimentConfig, dataset_root: str | Path, run_dir: str | Path, resume: str | Path | None = None
+) -> list[Path]:
+    """Train every stage of ``config`` on the dataset at ``dataset_root``; the saved model directory per stage."""
+    dataset_root, run_dir = Path(dataset_root), Path(run_dir)
+    if not config.stages:
+        raise TrainingError("the config has no stages to run")
+    if resume is None:
+        started = [s.name for s in config.stages if (run_dir / s.name).exists()]
+        if started:
+            raise TrainingError(
+                f"{run_dir} already has output of stage(s) {started}; resume with --resume auto (resume='auto')"
+            )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / CONFIG_FILE)
+    episodes = read_dataset(dataset_root).episodes()
+    _check_dataset(config, episodes, dataset_root)
+    parent: Path | None = None
+    models = []
+    for stage in config.stages:
+        stage_dir = run_dir / stage.name
+        if (stage_dir / MODEL_DIR).is_dir():
+            logger.info("stage %r is finished (%s exists): skipped", stage.name, stage_dir / MODEL_DIR)
+        else:
+            model = _load_model(config, parent)
+            resumed = _train_stage(config, stage, model, episodes, stage_dir, resume)
+            resume = "auto" if resume is not None else None  # an explicit checkpoint belongs to the first stage run
+            _save_model(model, stage_dir)
+            write_lineage(
+                stage_dir,
+                stage=stage.name,
+                kind=stage.kind,
+                parent=parent,
+                resumed_from=resumed,
+                dataset=dataset_root,
+                config=config,
+            )
+        parent = stage_dir / MODEL_DIR
+        models.append(parent)
+    return models
+
+
+def _check_dataset(config: ExperimentConfig, episodes: Sequence[Episode], root: Path) -> None:
+    """The dataset's state and action sizes must match the model's (a clear error instead of a shape error)."""
+    if not episodes:
+        raise TrainingError(f"{root} holds no episodes")
+    state_dim, action_dim = episodes[0].state.shape[-1], episodes[0].actions.shape[-1]
+    if (state_dim, action_dim) != (config.model.state_dim, config.model.action_dim):
+        raise TrainingError(
+            f"{root} has state size {state_dim} and action size {action_dim} but the model expects "
+            f"model.state_dim={config.model.state_dim} and model.action_dim={config.model.action_dim}"
+        )
+
+
+def _load_model(config: ExperimentConfig, parent: Path | None) -> MMLLM:
+    """The previous stage's saved model, or a new one from ``config.model`` seeded with ``config.seed``."""
+    if parent is not None:
+        return MMLLM.from_pretrained(parent)
+    torch.manual_seed(config.seed)
+    return MMLLM(MMLLMConfig(spec=config.model.model_dump(mode="json")))
+
+
+def _train_stage(
+    config: ExperimentConfig,
+    stage: StageSpec,
+    model: MMLLM,
+    episodes: Sequence[Episode],
+    stage_dir: Path,
+    resume: str | Path | None,
+) -> Path | None:
+    """Apply the stage's policy, build its data and run the Trainer; the checkpoint it resumed from, if any."""
+    policy = {**config.model.trainable, **stage.trainable}
+    apply_policy(model.component_groups(), policy, model.backbone)
+    logger.info("stage %r (%s)\n%s", stage.name, stage.kind, trainable_table(model.component_groups(), policy))
+    settings = TrainerSettings(**stage.model_dump(include=set(LoopSettings.model_fields)), stage=stage.name)
+    trainer = (
+        _preference_trainer(stage, settings, model, episodes, stage_dir)
+        if stage.kind == "preference"
+        else _supervised_trainer(stage, settings, model, episodes, stage_dir)
+    )
+    resumed = trainer.resume(resume) if resume is not None else None
+    trainer.train()
+    return resumed
+
+
+def _supervised_trainer(
+    stage: StageSpec, settings: TrainerSettings, model: MMLLM, episodes: Sequence[Episode], stage_dir: Path
+) -> Trainer:
+    """The Trainer of an ``align`` / ``instruct`` stage: mixture draws of samples, batched by ``to_batch``."""
+    kinds = [kind for kind, weight in stage.mixture.items() if weight > 0]
+    chunk = max([head.chunk_length for head in model.head_map.values()] + [1])
+    pool = make_samples(episodes, kinds, chunk=chunk, normalize=model.processor.normalize_actions)
+    draws = settings.max_steps * settings.batch_size * settings.grad_accum
+    samples = Mixture(stage.mixture, seed=stage.seed).sample(pool, draws)
+
+    def collate(items: list[Any]) -> dict[str, Any]:
+        return to_batch(model, items)
+
+    return Trainer(model, settings, samples, stage_dir, collate=collate)
+
+
+def _preference_trainer(
+    stage: StageSpec, settings: TrainerSettings, model: MMLLM, episodes: Sequence[Episode], stage_dir: Path
+) -> Trainer:
+    """The Trainer of a ``preference`` stage: DPO on correct vs wrong VQA answers against a frozen reference."""
+    pairs = vqa_preference_pairs(episodes, make_samples(episodes, ["vqa"]), stage.seed)
+    wrapper = PreferenceModel(model, DPOSettings(beta=stage.beta, label_smoothing=stage.label_smoothing))
+
+    def collate(items: list[Any]) -> dict[str, Any]:
+        chosen: list[PreferencePair] = items
+        return preference_batch(
+            model,
+            [p.sample.observation for p in chosen],
+            [p.sample.prompt for p in chosen],
+            [p.sample.target for p in chosen],
+            [p.rejected for p in chosen],
+        )
+
+    logger.info("stage %r: %d preference pairs", stage.name, len(pairs))
+    return Trainer(wrapper, settings, pairs, stage_dir, collate=collate)
+
+
+def _save_model(model: MMLLM, stage_dir: Path) -> Path:
+    """``save_pretrained`` into a temporary directory, then rename it to ``model/`` (the stage's finish mark)."""
+    tmp, final = stage_dir / _MODEL_TMP, stage_dir / MODEL_DIR
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(tmp)
+    tmp.rename(final)
+    return final
