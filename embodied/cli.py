@@ -98,6 +98,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_arguments(parser: argparse.ArgumentParser, example: str, default: str | None = None) -> None:
+    """The experiment file and its dotted overrides, shared by every command that reads a config."""
+    if default is None:
+        parser.add_argument("config", help="experiment YAML file")
+    else:
+        parser.add_argument("config", nargs="?", default=default, help=f"experiment YAML file (default {default})")
+    parser.add_argument("overrides", nargs="*", help=f"dotted overrides, e.g. {example}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="embodied", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,22 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_envs)
     p = sub.add_parser("config", help="print the resolved experiment config")
-    p.add_argument("config", help="experiment YAML file")
-    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. model.projector.kind=perceiver")
+    _config_arguments(p, "model.projector.kind=perceiver")
     p.set_defaults(func=_cmd_config)
     p = sub.add_parser("quickstart", help="the main job end to end on CPU")
-    p.add_argument("config", nargs="?", default="configs/experiment/quickstart.yaml")
-    p.add_argument("overrides", nargs="*", help="dotted overrides")
+    _config_arguments(p, "seed=1", default="configs/experiment/quickstart.yaml")
     p.set_defaults(func=_cmd_quickstart)
     p = sub.add_parser("collect", help="expert demonstrations of the config's data section -> LeRobot v3 dataset")
-    p.add_argument("config", help="experiment YAML file")
-    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. data.episodes=8")
+    _config_arguments(p, "data.episodes=8")
     p.add_argument("--out", required=True, help="dataset directory to write")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_collect)
     p = sub.add_parser("train", help="run the config's training stages")
-    p.add_argument("config", help="experiment YAML file")
-    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. stages.1.max_steps=100")
+    _config_arguments(p, "stages.1.max_steps=100")
     p.add_argument("--run-dir", required=True, help="run directory (config.yaml, one sub-directory per stage)")
     p.add_argument(
         "--resume", default=None, help="'auto' (skip finished stages, resume the current one) or a checkpoint"
