@@ -44,7 +44,7 @@ from embodied.envs.tabletop.plans import (
 )
 from embodied.envs.tabletop.recorder import StepRecorder
 from embodied.envs.tabletop.robot import FINGER_OPEN
-from embodied.envs.tabletop.scene import CAMERA_NAMES, TabletopScene
+from embodied.envs.tabletop.scene import CAMERA_NAMES, DEFAULT_CAMERAS, TabletopScene
 from embodied.envs.tabletop.splits import check_split
 from embodied.envs.tabletop.tasks import TASKS
 from embodied.envs.tabletop.tasks.base import observe
@@ -78,7 +78,7 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray]):
         task: str = "pick_place",
         control: str = "primitive",
         image_size: int | tuple[int, int] = 64,
-        cameras: Sequence[str] = CAMERA_NAMES,
+        cameras: Sequence[str] = DEFAULT_CAMERAS,
         depth: bool = False,
         reward_mode: str = "sparse",
         attribute_split: str = "train",

@@ -24,7 +24,7 @@ from embodied.envs.tabletop.env import STATE_HIGH, STATE_LOW, robot_state
 from embodied.envs.tabletop.layout import sample_specs
 from embodied.envs.tabletop.objects import COLOURS, FLOOR_THICKNESS, RECEPTACLES, SHAPES, ObjectInfo, half_extents
 from embodied.envs.tabletop.predicates import inside, on_top
-from embodied.envs.tabletop.scene import CAMERA_NAMES, TabletopScene
+from embodied.envs.tabletop.scene import CAMERA_NAMES, DEFAULT_CAMERAS, TabletopScene
 from embodied.envs.tabletop.vqa import (
     QTYPES,
     Goal,
@@ -103,7 +103,7 @@ class TabletopVQAEnv(gym.Env[dict[str, Any], str]):
         self,
         *,
         image_size: int = 64,
-        cameras: Sequence[str] = CAMERA_NAMES,
+        cameras: Sequence[str] = DEFAULT_CAMERAS,
         qtypes: Sequence[str] = QTYPES,
         stage_prob: float = 0.5,
         renderer: str = "tiny",

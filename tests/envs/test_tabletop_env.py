@@ -125,7 +125,7 @@ def test_instruction_split_uses_disjoint_templates(task: str) -> None:
         ({"reward_mode": "shaped"}, "reward_mode"),
         ({"attribute_split": "test"}, "attribute_split"),
         ({"instruction_split": "val"}, "instruction_split"),
-        ({"cameras": ("top",)}, "unknown cameras"),
+        ({"cameras": ("side",)}, "unknown cameras"),
         ({"render_mode": "human"}, "render_mode"),
     ],
 )
