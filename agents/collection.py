@@ -9,24 +9,33 @@ LeRobot v3 dataset:
 - ``vqa``: one question per type in ``data.vqa_qtypes`` from the tabletop question generator, drawn with a
   generator seeded by ``data.seed``;
 - ``captions``: one sentence listing the items on the table, e.g. "a red cube, a blue bowl and a green sphere
-  on the table."
+  on the table.";
+- ``points`` (primitive control): per frame, the expert action's pick and place points projected into the
+  env's first camera (pixels (u, v)), the targets of a ``pointer`` head.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import shutil
+import uuid
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from tqdm.auto import tqdm
 
 import embodied.envs  # noqa: F401  (registers the embodied/ env ids)
 from embodied.config import ExperimentConfig
 from embodied.config.data import DataSpec
-from embodied.data import Annotators, Episode, collect, write_dataset
+from embodied.data import Annotators, Episode, collect, read_dataset, write_dataset
+from embodied.envs.tabletop.control import decode_primitive
 from embodied.envs.tabletop.vqa_env import question_generator, scene_facts
 from embodied.envs.vector import make_vector_env
+from embodied.models.heads.pointing_geometry import world_to_pixel
 
 __all__ = ["annotators", "caption", "collect_dataset", "collect_episodes", "expert_policy"]
 
@@ -38,7 +47,8 @@ def expert_policy(obs: dict[str, Any], env: gym.Env[Any, Any]) -> np.ndarray:
 
 def caption(env: gym.Env[Any, Any]) -> list[str]:
     """One caption listing the table's items: "a red cube, a blue bowl and a green sphere on the table."."""
-    items = [f"a {o.colour} {o.shape}" for o in scene_facts(env.unwrapped.scene).items]  # type: ignore[attr-defined]
+    facts = scene_facts(env.unwrapped.scene)  # type: ignore[attr-defined]
+    items = [f"{'an' if o.colour[0] in 'aeiou' else 'a'} {o.colour} {o.shape}" for o in facts.items]
     listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
     return [f"{listed} on the table."]
 
@@ -56,19 +66,51 @@ def _vqa_annotator(data: DataSpec) -> Any:
     def vqa(env: gym.Env[Any, Any]) -> list[tuple[str, str, str]]:
         scene = env.unwrapped.scene  # type: ignore[attr-defined]
         facts, generator = scene_facts(scene), question_generator(scene)
-        questions = [generator.generate(facts, rng, qtype) for qtype in data.vqa_qtypes]
-        return [(q.text, q.answer, q.qtype) for q in questions]
+        pairs = []
+        for qtype in data.vqa_qtypes:
+            try:
+                question = generator.generate(facts, rng, qtype)
+            except ValueError:  # e.g. no shape question when every object's colour is shared: skip this type
+                continue
+            pairs.append((question.text, question.answer, question.qtype))
+        return pairs
 
     return vqa
+
+
+def point_camera(data: DataSpec) -> str:
+    """The camera pointing targets are expressed in: the first of ``env_kwargs["cameras"]`` (default front)."""
+    if data.env_kwargs.get("control", "primitive") != "primitive":
+        raise ValueError(
+            f"data.annotations has 'points' but data.env_kwargs.control is {data.env_kwargs.get('control')!r}; "
+            "pointing targets are the arguments of primitive actions (control: primitive)"
+        )
+    cameras = list(data.env_kwargs.get("cameras", ["front"]))
+    if not cameras:
+        raise ValueError("data.annotations has 'points' but data.env_kwargs.cameras is empty")
+    return str(cameras[0])
+
+
+def action_points(env: gym.Env[Any, Any], action: np.ndarray, camera: str) -> np.ndarray:
+    """``[2, 2]`` pixels (u, v) in ``camera`` of a primitive action's two points (pick and place)."""
+    physical = decode_primitive(np.asarray(action, np.float64))
+    lift = np.array([0.0, 0.0, env.unwrapped.scene.table_height])  # type: ignore[attr-defined]
+    world = np.stack([physical[0:3], physical[3:6]]) + lift  # z in the action is above the table top
+    params = env.unwrapped.camera_params()[camera]  # type: ignore[attr-defined]
+    uv, _ = world_to_pixel(world, params["intrinsics"], params["extrinsics"])
+    return uv.astype(np.float32)
 
 
 def annotators(data: DataSpec) -> Annotators:
     """The annotators ``data.annotations`` asks for."""
     wanted = set(data.annotations)
+    camera = point_camera(data) if "points" in wanted else ""
     return Annotators(
         plan=_plan if "plans" in wanted else None,
         vqa=_vqa_annotator(data) if "vqa" in wanted else None,
         captions=caption if "captions" in wanted else None,
+        points=(lambda env, action: action_points(env, action, camera)) if camera else None,
+        point_camera=camera,
     )
 
 
@@ -90,9 +132,59 @@ def collect_episodes(data: DataSpec, progress: bool = True) -> tuple[list[Episod
 
 
 def collect_dataset(config: ExperimentConfig, out_dir: str | Path, progress: bool = True) -> Path:
-    """Collect ``config.data``'s expert episodes and write them as a LeRobot v3 dataset at ``out_dir``."""
-    episodes, fps = collect_episodes(config.data, progress)
+    """Collect ``config.data``'s expert episodes and write them as a LeRobot v3 dataset at ``out_dir``.
+
+    With ``data.workers = W > 1`` the episodes are split into W contiguous blocks (seeds ``seed + start`` ...)
+    collected by W spawned processes, each writing a shard dataset that is merged here (shards exchange only
+    paths and parquet files). The dataset is a function of the config, ``workers`` included: each block's VQA
+    questions are drawn from a generator seeded by the block's first seed.
+    """
+    data = config.data
+    if data.workers == 1:
+        episodes, fps = collect_episodes(data, progress)
+    else:
+        episodes, fps = _collect_parallel(data, Path(out_dir), progress)
     failed: Sequence[int] = [i for i, ep in enumerate(episodes) if not ep.success]
     if failed:
         raise RuntimeError(f"the scripted expert failed in episode(s) {list(failed)}; check data.env_kwargs")
     return write_dataset(episodes, out_dir, fps=fps)
+
+
+def _blocks(data: DataSpec) -> list[DataSpec]:
+    """``data`` split into ``data.workers`` contiguous blocks of episodes (empty blocks dropped)."""
+    size, extra = divmod(data.episodes, data.workers)
+    blocks, start = [], 0
+    for w in range(data.workers):
+        count = size + (1 if w < extra else 0)
+        if count:
+            blocks.append(data.model_copy(update={"episodes": count, "seed": data.seed + start, "workers": 1}))
+        start += count
+    return blocks
+
+
+def collect_shard(data_json: str, out_dir: str) -> str:
+    """One worker's block: collect ``DataSpec`` (as JSON) and write it as a dataset at ``out_dir``."""
+    data = DataSpec.model_validate_json(data_json)
+    episodes, fps = collect_episodes(data, progress=False)
+    write_dataset(episodes, out_dir, fps=fps)
+    return out_dir
+
+
+def _collect_parallel(data: DataSpec, out_dir: Path, progress: bool) -> tuple[list[Episode], int]:
+    """Collect the blocks in spawned processes, then read the shards back in block order."""
+    shards = out_dir.parent / f".{out_dir.name}.shards-{uuid.uuid4().hex[:8]}"
+    blocks = _blocks(data)
+    try:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=len(blocks), mp_context=context) as pool:
+            futures = [
+                pool.submit(collect_shard, b.model_dump_json(), str(shards / f"{i:03d}")) for i, b in enumerate(blocks)
+            ]
+            for future in tqdm(
+                as_completed(futures), total=len(futures), desc="collect", unit="shard", disable=not progress
+            ):
+                future.result()
+        datasets = [read_dataset(shards / f"{i:03d}") for i in range(len(blocks))]
+        return [ep for ds in datasets for ep in ds.episodes()], int(datasets[0].fps)
+    finally:
+        shutil.rmtree(shards, ignore_errors=True)

@@ -26,4 +26,6 @@ class ScriptedAgent(Agent):
         self.envs = envs
 
     def _act(self, obs: dict[str, Any], info: dict[str, Any]) -> np.ndarray:
-        return np.stack([np.asarray(a, np.float32) for a in self.envs.call("expert_action")])
+        # VectorEnv.call exists on SyncVectorEnv and AsyncVectorEnv (the base class does not declare it)
+        actions = self.envs.call("expert_action")  # type: ignore[attr-defined]
+        return np.stack([np.asarray(a, np.float32) for a in actions])

@@ -1,9 +1,11 @@
 """The ``embodied`` console script: thin parsing that builds objects and calls them.
 
 Commands: ``list`` (registered components), ``envs`` (registered simulated worlds), ``config`` (print a
-resolved experiment config), ``quickstart`` (the main job on CPU; see the README for what it does today),
-``collect`` (expert demonstrations of the config's ``data:`` → a LeRobot v3 dataset) and ``train`` (the config's
-stages on a dataset, collected into ``RUN_DIR/data`` first when ``--data`` is not given).
+resolved experiment config), ``quickstart`` (the main job on CPU: collect → train → evaluate → report),
+``collect`` (expert demonstrations of the config's ``data:`` → a LeRobot v3 dataset), ``train`` (the config's
+stages on a dataset, collected into ``RUN_DIR/data`` first when ``--data`` is not given) and ``eval`` (a saved
+model's rollouts, baselines, VQA and plans → ``results.json``, ``report.html``; see ``embodied.eval.command``).
+``doctor`` checks a saved model for silent train/inference mismatches (see ``embodied.eval.doctor``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from embodied.config import ConfigError
 
@@ -56,9 +59,9 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_quickstart(args: argparse.Namespace) -> int:
-    from embodied.quickstart import run_quickstart
+    from embodied.agents.quickstart import run_quickstart  # composition: envs + training + evaluation
 
-    return run_quickstart(args.config, args.overrides)
+    return run_quickstart(args.config, args.overrides, run_dir=args.run_dir)
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
@@ -76,6 +79,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from embodied.config import load_config
+    from embodied.training.distributed import is_main_process, wait_for_everyone
     from embodied.training.errors import TrainingError
     from embodied.training.stages import run_stages
 
@@ -83,19 +87,48 @@ def _cmd_train(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     run_dir = Path(args.run_dir)
     data = Path(args.data) if args.data else run_dir / "data"
-    if not args.data and not (data / "meta" / "info.json").exists():
+    missing = not args.data and not (data / "meta" / "info.json").exists()
+    wait_for_everyone()  # under accelerate launch: every process looks before the main one collects
+    if missing and is_main_process():
         # the CLI is the composition point: collection needs the envs, training (core) only the dataset
         from embodied.agents.collection import collect_dataset
 
         collect_dataset(cfg, data, progress=not args.quiet)
+    wait_for_everyone()
     try:
         models = run_stages(cfg, data, run_dir, resume=args.resume)
     except TrainingError as err:
         print(f"embodied: {err}", file=sys.stderr)
         return 1
-    for model in models:
-        print(f"saved {model}")
+    if is_main_process():
+        for model in models:
+            print(f"saved {model}")
     return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from embodied.eval.command import run_eval_command
+
+    return run_eval_command(args)
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from embodied.eval.doctor_command import run_doctor_command
+
+    return run_doctor_command(args, _env_action_space)
+
+
+def _env_action_space(env_id: str, kwargs: dict[str, Any]) -> Any:
+    """``gymnasium.make(env_id, **kwargs).action_space``: the CLI composes, the core never imports the envs."""
+    import gymnasium
+
+    import embodied.envs  # noqa: F401  (registers the embodied/ ids)
+
+    env = gymnasium.make(env_id, **kwargs)
+    try:
+        return env.action_space
+    finally:
+        env.close()
 
 
 def _config_arguments(parser: argparse.ArgumentParser, example: str, default: str | None = None) -> None:
@@ -121,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_config)
     p = sub.add_parser("quickstart", help="the main job end to end on CPU")
     _config_arguments(p, "seed=1", default="configs/experiment/quickstart.yaml")
+    p.add_argument("--run-dir", default=None, help="run directory (default: runs/<name>/<date-time>)")
     p.set_defaults(func=_cmd_quickstart)
     p = sub.add_parser("collect", help="expert demonstrations of the config's data section -> LeRobot v3 dataset")
     _config_arguments(p, "data.episodes=8")
@@ -136,6 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="dataset directory (default: collect into RUN_DIR/data first)")
     p.add_argument("--quiet", action="store_true", help="no collection progress bar")
     p.set_defaults(func=_cmd_train)
+    from embodied.eval.command import add_eval_arguments  # cheap: no torch, envs or agents at import
+
+    p = sub.add_parser("eval", help="evaluate a saved model: rollouts, baselines, VQA, plans -> results.json, report")
+    add_eval_arguments(p)
+    p.set_defaults(func=_cmd_eval)
+    from embodied.eval.doctor_command import add_doctor_arguments  # cheap: no torch at import
+
+    p = sub.add_parser("doctor", help="check a saved model for silent train/inference mismatches (pass/fail table)")
+    add_doctor_arguments(p)
+    p.set_defaults(func=_cmd_doctor)
     return parser
 
 

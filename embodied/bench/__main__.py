@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 #: benchmark name → module (each exposes ``run(quick: bool) -> dict``)
-BENCHMARKS = {"envs": "embodied.bench.envs", "pointer": "embodied.bench.pointer"}
+BENCHMARKS = {
+    "decode": "embodied.bench.decode",
+    "envs": "embodied.bench.envs",
+    "pointer": "embodied.bench.pointer",
+    "trainer": "embodied.bench.trainer",
+}
 PACKAGES = ("embodied", "torch", "transformers", "peft", "diffusers", "gymnasium", "pybullet", "numpy")
 
 

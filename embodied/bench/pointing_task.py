@@ -51,8 +51,8 @@ class PointingData:
     pixels: np.ndarray
 
 
-def make_data(seeds: range | list[int], image_size: int = 32) -> PointingData:
-    """One sample per seed: reset PickPlace, project the expert's pick and place points into the front camera.
+def make_data(seeds: range | list[int], image_size: int = 32, camera: str = "front") -> PointingData:
+    """One sample per seed: reset PickPlace, project the expert's pick and place points into ``camera``.
 
     Seeds whose pick or place pixel falls outside the image are skipped (no location could be right).
     """
@@ -61,7 +61,7 @@ def make_data(seeds: range | list[int], image_size: int = 32) -> PointingData:
     import embodied.envs  # noqa: F401  (registers the ids)
     from embodied.envs.tabletop.control import decode_primitive
 
-    env = gym.make(ENV_ID, control="primitive", image_size=image_size, cameras=("front",))
+    env = gym.make(ENV_ID, control="primitive", image_size=image_size, cameras=(camera,))
     observations, prompts, pixels = [], [], []
     try:
         for seed in seeds:
@@ -69,11 +69,11 @@ def make_data(seeds: range | list[int], image_size: int = 32) -> PointingData:
             physical = decode_primitive(env.unwrapped.expert_action())  # type: ignore[attr-defined]
             table = env.unwrapped.scene.table_height  # type: ignore[attr-defined]
             points = np.stack([physical[0:3], physical[3:6]]) + np.array([0.0, 0.0, table])  # z above table → world
-            params = info["camera_params"]["front"]
+            params = info["camera_params"][camera]
             uv, _ = world_to_pixel(points, params["intrinsics"], params["extrinsics"])
             if not bool(((uv >= -0.5) & (uv <= image_size - 0.5)).all()):
                 continue  # the front camera does not see the whole workspace: ~9% of picks lie out of view
-            observations.append({"images": {"front": obs["images"]["front"]}})
+            observations.append({"images": {"front": obs["images"][camera]}})  # the model's camera slot
             prompts.append(obs["instruction"])
             pixels.append(uv)
     finally:

@@ -2,7 +2,8 @@
 
 ``embodied collect`` runs each env id's scripted expert for ``episodes`` episodes (seeds ``seed``, ``seed + 1``,
 ... per env id) and records the ``annotations`` asked for: ``captions`` (alignment), ``plans`` and ``vqa``
-(instruction tuning; VQA pairs also feed the preference stage).
+(instruction tuning; VQA pairs also feed the preference stage) and ``points`` (per frame: the primitive action's
+pick and place points as pixels of the first camera, the targets of a ``pointer`` head; primitive control only).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Annotation = Literal["captions", "plans", "vqa"]
+Annotation = Literal["captions", "plans", "vqa", "points"]
 #: question types the tabletop generator can ask about any initial scene (``progress`` needs a task subgoal)
 DEFAULT_QTYPES = ["count", "colour", "shape", "existence"]
 
@@ -35,6 +36,12 @@ class DataSpec(BaseModel):
     episodes: int = Field(8, ge=1, description="expert episodes per env id")
     seed: int = Field(0, ge=0, description="seed of the first episode; episode k gets seed + k")
     num_envs: int = Field(2, ge=1, description="sub-envs of the SyncVectorEnv that collects")
+    workers: int = Field(
+        1, ge=1, le=64, description="processes collecting in parallel, each a contiguous block of episodes (seeds)"
+    )
+    heldout_episodes: int = Field(
+        0, ge=0, description="the last N episodes are held out of training: the stages' held-out evaluation data"
+    )
     annotations: list[Annotation] = Field(default_factory=_all_annotations, description="extras recorded per episode")
     vqa_qtypes: list[str] = Field(
         default_factory=lambda: list(DEFAULT_QTYPES), min_length=1, description="one VQA pair per question type"

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from embodied.config.data import DataSpec
+from embodied.config.evaluation import EvalSpec
 from embodied.config.model import ModelSpec
 from embodied.config.stages import StageSpec, default_stages
 
 
 class ExperimentConfig(BaseModel):
-    """One experiment: seed, model, demonstration data and the training stages run in order."""
+    """One experiment: seed, model, demonstration data, the training stages run in order, and the evaluation."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -19,6 +20,7 @@ class ExperimentConfig(BaseModel):
     model: ModelSpec = Field(default_factory=lambda: ModelSpec())
     data: DataSpec = Field(default_factory=lambda: DataSpec())
     stages: list[StageSpec] = Field(default_factory=default_stages, description="training stages, run in order")
+    evaluation: EvalSpec = Field(default_factory=lambda: EvalSpec(), description="evaluation after training")
 
     @model_validator(mode="after")
     def _unique_stage_names(self) -> ExperimentConfig:

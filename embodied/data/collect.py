@@ -7,7 +7,9 @@ follow a done flag (action ignored, reward 0) never happens and can never be rec
 with no episode left are reset too and keep stepping until the last episode ends; their frames are dropped.
 
 Annotators (``plan``, ``vqa``, ``captions``) are called with the sub-env right after its reset, so they read
-the initial scene, e.g. ``plan=lambda env: env.unwrapped.plan_text()``.
+the initial scene, e.g. ``plan=lambda env: env.unwrapped.plan_text()``. The per-frame ``points`` annotator is
+called with the sub-env and the action about to be taken (before stepping) and returns that action's pointing
+targets ``[K, 2]`` in camera ``point_camera``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class Annotators:
     plan: Callable[[gym.Env[Any, Any]], str | None] | None = None
     vqa: Callable[[gym.Env[Any, Any]], VQAItems] | None = None
     captions: Callable[[gym.Env[Any, Any]], Sequence[str]] | None = None
+    points: Callable[[gym.Env[Any, Any], np.ndarray], np.ndarray] | None = None
+    point_camera: str = ""
     success: Callable[[dict[str, Any]], bool] = field(default=lambda info: bool(info.get("success", False)))
 
 
@@ -50,9 +54,11 @@ class _Recording:
     actions: list[np.ndarray] = field(default_factory=list)
     rewards: list[float] = field(default_factory=list)
     dones: list[bool] = field(default_factory=list)
+    points: list[np.ndarray] = field(default_factory=list)
 
-    def finish(self, success: bool) -> Episode:
+    def finish(self, success: bool, point_camera: str = "") -> Episode:
         first = self.frames[0]
+        points = np.stack(self.points) if self.points else None
         return Episode(
             images={cam: np.stack([f["images"][cam] for f in self.frames]) for cam in first["images"]},
             state=np.stack([f["state"] for f in self.frames]),
@@ -64,6 +70,8 @@ class _Recording:
             env_id=self.env_id,
             seed=self.seed,
             success=success,
+            points=points,
+            point_camera=point_camera if points is not None else "",
             **self.extras,
         )
 
@@ -115,6 +123,7 @@ def _run(
     while any(slot is not None for slot in slots):
         per_env = [_take(obs, i) for i in range(n)]
         actions = [np.asarray(policy(per_env[i], envs.envs[i])) for i in range(n)]
+        points = _points(envs, actions, annotators)
         obs, rewards, terminated, truncated, infos = envs.step(np.stack(actions))
         reset_mask = np.zeros(n, np.bool_)
         reset_seeds: list[int | None] = [None] * n
@@ -125,10 +134,12 @@ def _run(
                 slot.actions.append(actions[i])
                 slot.rewards.append(float(rewards[i]))
                 slot.dones.append(end)
+                if (point := points[i]) is not None:
+                    slot.points.append(point)
             if not end:
                 continue
             if slot is not None:
-                finished[slot.number] = slot.finish(annotators.success(_take(infos, i)))
+                finished[slot.number] = slot.finish(annotators.success(_take(infos, i)), annotators.point_camera)
                 bar.update(1)
             reset_mask[i] = True  # idle sub-envs are reset too: stepping a finished env is never allowed
             slots[i] = None
@@ -143,6 +154,13 @@ def _run(
                 if slot is not None:
                     slots[i] = _start(slot.number, slot.seed, envs.envs[i], _take(obs, i), annotators, task_key)
     return finished
+
+
+def _points(envs: SyncVectorEnv, actions: list[np.ndarray], annotators: Annotators) -> list[np.ndarray | None]:
+    """Each sub-env's pointing targets for the action it is about to take (read before the step moves things)."""
+    if annotators.points is None:
+        return [None] * len(actions)
+    return [np.asarray(annotators.points(env, a), np.float32) for env, a in zip(envs.envs, actions, strict=True)]
 
 
 def _start(

@@ -47,6 +47,8 @@ class Episode:
     - ``rewards``: ``[T]`` float32 (zeros when the source has none); ``dones``: ``[T]`` bool
     - ``depth``: camera → ``[T, H, W]`` float32 metres, or empty
     - ``task``: the instruction / task text of the episode
+    - ``points``: ``[T, K, 2]`` float32 pixels (u, v) of each action's primitive arguments (pick, place) in
+      camera ``point_camera`` — the pointing head's targets — or None
     """
 
     images: dict[str, np.ndarray]
@@ -62,6 +64,8 @@ class Episode:
     plan: str | None = None
     vqa: list[VQAPair] = field(default_factory=list)
     captions: list[str] = field(default_factory=list)
+    points: np.ndarray | None = None
+    point_camera: str = ""
 
     def __post_init__(self) -> None:
         self.actions = _array(self.actions, np.float32, "actions", ndim=2)
@@ -82,6 +86,13 @@ class Episode:
         self.rewards = _array(rewards, np.float32, "rewards", ndim=1, length=length)
         dones = np.arange(length) == length - 1 if self.dones is None else self.dones
         self.dones = _array(dones, np.bool_, "dones", ndim=1, length=length)
+        if self.points is not None:
+            self.points = _array(self.points, np.float32, "points", ndim=3, length=length)
+            if self.points.shape[-1] != 2:
+                raise ValueError(f"points must be [T, K, 2] pixels (u, v), got shape {self.points.shape}")
+            if not self.point_camera:
+                raise ValueError("points are given without point_camera (the camera whose pixels they are)")
+        self.point_camera = str(self.point_camera or "")
         self.vqa = [VQAPair.coerce(item) for item in self.vqa]
         self.captions = [str(c) for c in self.captions]
         self.seed = None if self.seed is None else int(self.seed)

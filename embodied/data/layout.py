@@ -10,9 +10,10 @@ root/
   data/chunk-000/file-000.parquet                 one row per frame, many episodes per file
 ```
 
-Episode extras (plan, VQA pairs, captions, env id, seed, success) are columns of the episodes parquet named
-``embodied/<field>``: the ``/`` groups them like LeRobot's own ``data/…`` and ``stats/…`` columns, and
-LeRobot's loader ignores columns it does not know.
+Episode extras (plan, VQA pairs, captions, env id, seed, success, pointing camera) are columns of the episodes
+parquet named ``embodied/<field>``: the ``/`` groups them like LeRobot's own ``data/…`` and ``stats/…`` columns,
+and LeRobot's loader ignores columns it does not know. Per-frame pointing targets are the data column
+``action.points``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ REWARD = "next.reward"
 DONE = "next.done"
 IMAGE_PREFIX = "observation.images."
 DEPTH_PREFIX = "observation.depth."
+#: per-frame pointing targets ``[K, 2]`` pixels (u, v) of the action's primitive arguments (pick, place) in
+#: the episode's ``point_camera`` (an ``embodied/`` extra); written only when episodes carry them
+POINTS = "action.points"
 
 # Per-frame bookkeeping columns every LeRobot v3 data file carries.
 INDEX_FEATURES: dict[str, dict[str, object]] = {
@@ -47,7 +51,7 @@ INDEX_FEATURES: dict[str, dict[str, object]] = {
 REQUIRED_COLUMNS = (*INDEX_FEATURES, ACTION)
 
 EXTRAS_PREFIX = "embodied/"
-EXTRA_COLUMNS = ("env_id", "seed", "success", "plan", "vqa", "captions")
+EXTRA_COLUMNS = ("env_id", "seed", "success", "plan", "vqa", "captions", "point_camera")
 
 
 def image_key(camera: str) -> str:

@@ -107,6 +107,7 @@ class LeRobotDataset:
             rewards=cut.get(L.REWARD),
             dones=cut.get(L.DONE),
             depth=depth,
+            points=cut.get(L.POINTS),
             **extras,
         )
 
@@ -120,8 +121,9 @@ class LeRobotDataset:
         extras = {name: row[L.EXTRAS_PREFIX + name] for name in L.EXTRA_COLUMNS if L.EXTRAS_PREFIX + name in row}
         extras["vqa"] = extras.get("vqa") or []
         extras["captions"] = extras.get("captions") or []
-        if extras.get("env_id") is None:
-            extras["env_id"] = ""
+        for name in ("env_id", "point_camera"):
+            if extras.get(name) is None:
+                extras[name] = ""
         return extras
 
     def _check_columns(self) -> None:

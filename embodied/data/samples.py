@@ -22,7 +22,10 @@ actions are passed through ``normalize`` (e.g. ``model.processor.normalize_actio
 ``to_batch`` hands a list of samples to ``model.processor``: text kinds get their target string; action samples
 get the ids of the model's action-token head (the head whose ``special_tokens()`` is non-empty), and whenever
 the batch holds an action sample it also carries ``actions [B, H, A]`` and ``action_mask [B, H]`` (0 for the
-rows of text samples) so parallel heads (``continuous``, ``diffusion``) train on the same batch.
+rows of text samples) so parallel heads (``continuous``, ``diffusion``) train on the same batch. When the model
+has a pointing head (``pointer``) and action samples carry pointing targets (``Episode.points``), the batch
+also holds ``point_targets [B, K, 2]``, ``point_mask [B]`` (1 on rows with targets) and ``point_camera [B]``
+(the index of the target camera among the model's ``cameras``).
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ class Sample:
     - ``actions``: ``[H, A]`` float32 chunk in [-1, 1] (action samples only, else None)
     - ``action_mask``: ``[H]`` float32, 1 on real steps, 0 on padding past the episode's end (action samples only)
     - ``episode``, ``frame``: where the sample comes from (index in the episode list, frame of the observation)
+    - ``points``: ``[K, 2]`` pointing targets (pixels) of the action in camera ``point_camera`` (action samples of
+      episodes that have them, else None)
     """
 
     kind: str
@@ -80,6 +85,8 @@ class Sample:
     frame: int
     actions: np.ndarray | None = None
     action_mask: np.ndarray | None = None
+    points: np.ndarray | None = None
+    point_camera: str = ""
 
 
 def observation_at(episode: Episode, frame: int) -> dict[str, Any]:
@@ -162,7 +169,12 @@ def _actions(episode: Episode, index: int, chunk: int, normalize: Normalize | No
     for frame in range(len(episode)):
         chunk_actions, mask = action_chunk(actions, frame, chunk)
         obs = observation_at(episode, frame)
-        samples.append(Sample("action", obs, prompt, TARGET_ACTIONS, index, frame, chunk_actions, mask))
+        points = None if episode.points is None else episode.points[frame]
+        samples.append(
+            Sample(
+                "action", obs, prompt, TARGET_ACTIONS, index, frame, chunk_actions, mask, points, episode.point_camera
+            )
+        )
     return samples
 
 
@@ -218,7 +230,34 @@ def to_batch(model: Any, samples: Sequence[Sample]) -> dict[str, Any]:
     batch: dict[str, Any] = model.processor(observations, [s.prompt for s in samples], targets, actions=actions)
     if masks is not None:
         batch["action_mask"] = torch.as_tensor(masks)
+    if any(getattr(h, "uses_dense_features", False) for h in heads) and any(s.points is not None for s in samples):
+        batch |= _point_targets(model, samples)
     return batch
+
+
+def _point_targets(model: Any, samples: Sequence[Sample]) -> dict[str, Any]:
+    """``point_targets [B, K, 2]``, ``point_mask [B]`` and ``point_camera [B]`` of the samples with points."""
+    import torch
+
+    cameras = list(model.config.model_spec.cameras)
+    rows = [s for s in samples if s.points is not None]
+    shapes = {s.points.shape for s in rows if s.points is not None}
+    if len(shapes) != 1:
+        raise ValueError(f"pointing targets in one batch need one shape [K, 2], got {sorted(map(str, shapes))}")
+    unknown = sorted({s.point_camera for s in rows} - set(cameras))
+    if unknown:
+        raise ValueError(f"pointing targets are in camera(s) {unknown} but the model's cameras are {cameras}")
+    targets = np.zeros((len(samples), *shapes.pop()), np.float32)
+    mask = np.zeros(len(samples), np.float32)
+    camera = np.zeros(len(samples), np.int64)
+    for row, sample in enumerate(samples):
+        if sample.points is not None:
+            targets[row], mask[row], camera[row] = sample.points, 1.0, cameras.index(sample.point_camera)
+    return {
+        "point_targets": torch.as_tensor(targets),
+        "point_mask": torch.as_tensor(mask),
+        "point_camera": torch.as_tensor(camera),
+    }
 
 
 def _stack_chunks(samples: Sequence[Sample], heads: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -33,6 +33,7 @@ EXTRA_TYPES = {
     "plan": pa.string(),
     "vqa": pa.list_(VQA_STRUCT),
     "captions": pa.list_(pa.string()),
+    "point_camera": pa.string(),
 }
 
 
@@ -95,6 +96,8 @@ def _features(episodes: list[Episode], names: dict[str, Sequence[str]]) -> dict[
         features[L.depth_key(cam)] = {"dtype": "float32", "shape": list(frames.shape[1:]), "names": ["height", "width"]}
     features[L.STATE] = {"dtype": "float32", "shape": [first.state.shape[1]], "names": None}
     features[L.ACTION] = {"dtype": "float32", "shape": [first.actions.shape[1]], "names": None}
+    if first.points is not None:
+        features[L.POINTS] = {"dtype": "float32", "shape": list(first.points.shape[1:]), "names": ["argument", "uv"]}
     features[L.REWARD] = {"dtype": "float32", "shape": [1], "names": None}
     features[L.DONE] = {"dtype": "bool", "shape": [1], "names": None}
     features.update({k: dict(v) for k, v in L.INDEX_FEATURES.items()})
@@ -113,6 +116,7 @@ def _schema(ep: Episode) -> dict[str, tuple[int, ...]]:
     """Per-frame shapes of an episode's arrays, to compare episodes."""
     shapes = {L.image_key(c): v.shape[1:] for c, v in ep.images.items()}
     shapes |= {L.depth_key(c): v.shape[1:] for c, v in ep.depth.items()}
+    shapes |= {L.POINTS: ep.points.shape[1:]} if ep.points is not None else {}
     return shapes | {L.STATE: ep.state.shape[1:], L.ACTION: ep.actions.shape[1:]}
 
 
@@ -122,6 +126,7 @@ def _frame_arrays(ep: Episode, episode_index: int, start: int, task_index: int, 
     assert ep.rewards is not None and ep.dones is not None  # filled in by Episode.__post_init__
     arrays = {L.depth_key(c): v for c, v in ep.depth.items()}
     arrays |= {L.STATE: ep.state, L.ACTION: ep.actions, L.REWARD: ep.rewards, L.DONE: ep.dones}
+    arrays |= {L.POINTS: ep.points} if ep.points is not None else {}
     return arrays | {
         "timestamp": (np.arange(length) / fps).astype(np.float32),
         "frame_index": np.arange(length, dtype=np.int64),
@@ -191,6 +196,7 @@ def _episode_row(
         "plan": ep.plan,
         "vqa": [{"question": p.question, "answer": p.answer, "qtype": p.qtype} for p in ep.vqa],
         "captions": list(ep.captions),
+        "point_camera": ep.point_camera,
     }
     return row | {L.EXTRAS_PREFIX + k: v for k, v in extras.items()}
 

@@ -3,6 +3,13 @@
 The permutation of epoch ``e`` is drawn from a ``torch.Generator`` seeded with ``seed + e``, so it is a function
 of ``(seed, epoch)`` alone: a run resumed at ``(epoch, index)`` regenerates the same permutation and continues at
 the same batch, whatever happened to any other random number generator.
+
+Several processes (``num_shards``) share one order: global batch ``g`` is the ``batch_size × num_shards`` positions
+after ``g × batch_size × num_shards`` and process ``shard`` takes its contiguous ``batch_size`` of them, so the
+processes see disjoint samples and ``(epoch, index)`` is the same position on all of them. The last global batch
+of an epoch is split evenly, ``ceil(rest / num_shards)`` per process, with positions past the end wrapping around
+to the epoch's start (as ``torch.utils.data.DistributedSampler`` pads): every process runs the same number of
+steps. With one shard this is the plain order, the last batch possibly smaller.
 """
 
 from __future__ import annotations
@@ -23,15 +30,27 @@ class DataOrder:
     them; the last batch of an epoch may be smaller (no sample is ever dropped).
     """
 
-    def __init__(self, dataset: Sequence[Any], seed: int, collate: Collate | None = None, batch_size: int = 1) -> None:
+    def __init__(
+        self,
+        dataset: Sequence[Any],
+        seed: int,
+        collate: Collate | None = None,
+        batch_size: int = 1,
+        num_shards: int = 1,
+        shard: int = 0,
+    ) -> None:
         if len(dataset) == 0:
             raise ValueError("the training data is empty")
         if batch_size < 1 or (collate is None and batch_size != 1):
             raise ValueError(f"batch_size must be 1 without a collate function and >= 1 with one, got {batch_size}")
+        if not 0 <= shard < num_shards:
+            raise ValueError(f"shard must lie in [0, num_shards={num_shards}), got {shard}")
         self.dataset = dataset
         self.seed = seed
         self.collate = collate
         self.batch_size = batch_size
+        self.num_shards = num_shards
+        self.shard = shard
         self.generator = torch.Generator()
         self.epoch = 0
         self.index = 0
@@ -39,7 +58,14 @@ class DataOrder:
 
     @property
     def batches_per_epoch(self) -> int:
-        return -(-len(self.dataset) // self.batch_size)
+        return -(-len(self.dataset) // (self.batch_size * self.num_shards))
+
+    def _positions(self) -> range:
+        """Positions in this epoch's permutation of this shard's part of the current global batch."""
+        start = self.index * self.batch_size * self.num_shards
+        size = min(self.batch_size, -(-(len(self.dataset) - start) // self.num_shards))
+        first = start + self.shard * size
+        return range(first, first + size)
 
     def _permutation(self, epoch: int) -> list[int]:
         self.generator.manual_seed(self.seed + epoch)
@@ -54,7 +80,7 @@ class DataOrder:
 
     def next_batch(self) -> Any:
         """The batch at the current position; the position then moves on (into the next epoch at the end)."""
-        chosen = self._order[self.index * self.batch_size : (self.index + 1) * self.batch_size]
+        chosen = [self._order[p % len(self._order)] for p in self._positions()]
         self.index += 1
         if self.index == self.batches_per_epoch:
             self.seek(self.epoch + 1, 0)

@@ -31,6 +31,9 @@ class LoopSettings(BaseModel):
     seed: int = Field(0, ge=0, description="seeds the RNGs and the per-epoch data order (seed + epoch)")
     progress_bar: bool = Field(True, description="show a tqdm bar on the main process")
     tensorboard: bool = Field(True, description="also log to RUN_DIR/tensorboard when tensorboard is installed")
+    feature_cache: bool = Field(
+        True, description="encode each distinct input of a frozen, deterministic encoder once per stage and reuse it"
+    )
 
     @model_validator(mode="after")
     def _warmup_fits(self) -> LoopSettings:

@@ -6,9 +6,18 @@ stage ``S`` (``config.stages``), in ``run_dir/S/``:
 - the model is the previous stage's saved model (the first stage builds one from ``config.model``), with the
   stage's ``trainable`` policy applied over ``model.trainable`` (the component table is logged);
 - ``align`` / ``instruct``: ``make_samples`` → ``Mixture(stage.mixture)`` draws ``max_steps × batch_size ×
-  grad_accum`` samples → the ONE ``Trainer`` (batches by ``to_batch``); ``preference``: pairs of a correct and a
-  wrong VQA answer of the same question type → ``PreferenceModel`` (DPO, ``stage.beta``) in the same ``Trainer``;
+  grad_accum × processes`` samples → the ONE ``Trainer`` (batches by ``to_batch``); ``preference``: pairs of a
+  correct and a wrong VQA answer of the same question type → ``PreferenceModel`` (DPO, ``stage.beta``) in the
+  same ``Trainer``;
+- held-out evaluation: the dataset's last ``data.heldout_episodes`` episodes never train; ``align`` /
+  ``instruct`` stages evaluate on all their samples, one set per kind of the stage's mixture, every
+  ``eval_every`` steps and at the end (``split: "eval"`` records: loss and the heads' accuracies per kind, e.g.
+  ``vqa/text/accuracy``, ``action/pointer/pick_acc``);
 - outputs: ``metrics.jsonl``, ``checkpoints/``, ``model/`` (``save_pretrained``) and ``lineage.json``.
+
+Frozen encoders' features are computed once per distinct input and reused (``feature_cache``, on unless a stage
+sets ``feature_cache: false``). Under ``accelerate launch`` only the main process writes files; the others wait
+for it (``embodied.training.distributed``).
 
 ``run_dir/config.yaml`` holds the resolved config. A stage is finished when its ``model/`` exists (written under a
 temporary name, then renamed). With ``resume="auto"`` finished stages are skipped and the first unfinished one
@@ -29,9 +38,12 @@ import torch
 from embodied.config import ExperimentConfig, save_config
 from embodied.config.stages import StageSpec
 from embodied.data import Episode, Mixture, make_samples, read_dataset, to_batch
+from embodied.data.augment import augment_prompts
 from embodied.models import MMLLM, MMLLMConfig
 from embodied.models.freezing import apply_policy, trainable_table
+from embodied.training.distributed import is_main_process, process_state, wait_for_everyone
 from embodied.training.errors import TrainingError
+from embodied.training.feature_cache import frozen_feature_cache
 from embodied.training.lineage import write_lineage
 from embodied.training.preference import DPOSettings, PreferenceModel, preference_batch
 from embodied.training.settings import LoopSettings
@@ -56,14 +68,17 @@ def run_stages(
         raise TrainingError("the config has no stages to run")
     if resume is None:
         started = [s.name for s in config.stages if (run_dir / s.name).exists()]
+        wait_for_everyone()  # every process looks before any creates a stage directory
         if started:
             raise TrainingError(
                 f"{run_dir} already has output of stage(s) {started}; resume with --resume auto (resume='auto')"
             )
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, run_dir / CONFIG_FILE)
+    if is_main_process():
+        save_config(config, run_dir / CONFIG_FILE)
     episodes = read_dataset(dataset_root).episodes()
     _check_dataset(config, episodes, dataset_root)
+    episodes, heldout = _split_heldout(episodes, config.data.heldout_episodes)
     parent: Path | None = None
     models = []
     for stage in config.stages:
@@ -72,18 +87,20 @@ def run_stages(
             logger.info("stage %r is finished (%s exists): skipped", stage.name, stage_dir / MODEL_DIR)
         else:
             model = _load_model(config, parent)
-            resumed = _train_stage(config, stage, model, episodes, stage_dir, resume)
+            resumed = _train_stage(config, stage, model, (episodes, heldout), stage_dir, resume)
             resume = "auto" if resume is not None else None  # an explicit checkpoint belongs to the first stage run
-            _save_model(model, stage_dir)
-            write_lineage(
-                stage_dir,
-                stage=stage.name,
-                kind=stage.kind,
-                parent=parent,
-                resumed_from=resumed,
-                dataset=dataset_root,
-                config=config,
-            )
+            if is_main_process():
+                _save_model(model, stage_dir)
+                write_lineage(
+                    stage_dir,
+                    stage=stage.name,
+                    kind=stage.kind,
+                    parent=parent,
+                    resumed_from=resumed,
+                    dataset=dataset_root,
+                    config=config,
+                )
+            wait_for_everyone()  # the next stage loads this model on every process
         parent = stage_dir / MODEL_DIR
         models.append(parent)
     return models
@@ -109,15 +126,23 @@ def _load_model(config: ExperimentConfig, parent: Path | None) -> MMLLM:
     return MMLLM(MMLLMConfig(spec=config.model.model_dump(mode="json")))
 
 
+def _split_heldout(episodes: list[Episode], count: int) -> tuple[list[Episode], list[Episode]]:
+    """(training episodes, the last ``count`` episodes held out); at least one episode must remain to train."""
+    if count >= len(episodes):
+        raise TrainingError(f"data.heldout_episodes is {count} but the dataset has only {len(episodes)} episodes")
+    return (episodes[: len(episodes) - count], episodes[len(episodes) - count :]) if count else (episodes, [])
+
+
 def _train_stage(
     config: ExperimentConfig,
     stage: StageSpec,
     model: MMLLM,
-    episodes: Sequence[Episode],
+    data: tuple[Sequence[Episode], Sequence[Episode]],
     stage_dir: Path,
     resume: str | Path | None,
 ) -> Path | None:
     """Apply the stage's policy, build its data and run the Trainer; the checkpoint it resumed from, if any."""
+    episodes, heldout = data
     policy = {**config.model.trainable, **stage.trainable}
     apply_policy(model.component_groups(), policy, model.backbone)
     logger.info("stage %r (%s)\n%s", stage.name, stage.kind, trainable_table(model.component_groups(), policy))
@@ -125,27 +150,39 @@ def _train_stage(
     trainer = (
         _preference_trainer(stage, settings, model, episodes, stage_dir)
         if stage.kind == "preference"
-        else _supervised_trainer(stage, settings, model, episodes, stage_dir)
+        else _supervised_trainer(stage, settings, model, (episodes, heldout), stage_dir)
     )
     resumed = trainer.resume(resume) if resume is not None else None
-    trainer.train()
+    with frozen_feature_cache(model, enabled=stage.feature_cache):
+        trainer.train()
     return resumed
 
 
 def _supervised_trainer(
-    stage: StageSpec, settings: TrainerSettings, model: MMLLM, episodes: Sequence[Episode], stage_dir: Path
+    stage: StageSpec,
+    settings: TrainerSettings,
+    model: MMLLM,
+    data: tuple[Sequence[Episode], Sequence[Episode]],
+    stage_dir: Path,
 ) -> Trainer:
-    """The Trainer of an ``align`` / ``instruct`` stage: mixture draws of samples, batched by ``to_batch``."""
+    """The Trainer of an ``align`` / ``instruct`` stage: mixture draws of samples, batched by ``to_batch``; the
+    held-out episodes' samples of the same kinds are its evaluation data."""
+    episodes, heldout = data
     kinds = [kind for kind, weight in stage.mixture.items() if weight > 0]
     chunk = max([head.chunk_length for head in model.head_map.values()] + [1])
-    pool = make_samples(episodes, kinds, chunk=chunk, normalize=model.processor.normalize_actions)
-    draws = settings.max_steps * settings.batch_size * settings.grad_accum
+    normalize = model.processor.normalize_actions
+    pool = make_samples(episodes, kinds, chunk=chunk, normalize=normalize)
+    # every process takes its own shard of each step's draws (embodied.training.data_order)
+    draws = settings.max_steps * settings.batch_size * settings.grad_accum * process_state().num_processes
     samples = Mixture(stage.mixture, seed=stage.seed).sample(pool, draws)
+    samples = augment_prompts(samples, stage.prompt_noise, stage.seed)
+    held = {kind: make_samples(heldout, [kind], chunk=chunk, normalize=normalize) for kind in kinds}
+    held = {kind: items for kind, items in held.items() if items}  # per kind: e.g. vqa/text/accuracy
 
     def collate(items: list[Any]) -> dict[str, Any]:
         return to_batch(model, items)
 
-    return Trainer(model, settings, samples, stage_dir, collate=collate)
+    return Trainer(model, settings, samples, stage_dir, eval_data=held or None, collate=collate)
 
 
 def _preference_trainer(

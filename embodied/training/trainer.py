@@ -6,20 +6,25 @@ micro-batches. Evaluation, checkpointing, metrics, the SIGTERM stop and the non-
 loop; they live in their own modules (``metrics``, ``checkpoint``, ``signals``, ``nonfinite``, ``data_order``).
 
 Resume restores model, optimizer, scheduler, step, data position and every RNG, so the continued loss curve is
-bit-identical to an uninterrupted run. Data is not sharded across processes: run it as a single process.
+bit-identical to an uninterrupted run.
+
+Under ``accelerate launch --num_processes N`` each process draws its own shard of every global batch (``DataOrder``;
+a step then sees ``N × batch_size × grad_accum`` samples), DDP averages the gradients (unused parameters allowed:
+a head without targets in one shard), the logged metrics are means over the processes, and only the main process
+writes metrics and checkpoints. A resume restores the main process's RNG states on every process.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import send_to_device, set_seed
+from accelerate.utils import DistributedDataParallelKwargs, send_to_device, set_seed
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 from tqdm.auto import tqdm
@@ -32,6 +37,7 @@ from embodied.training.checkpoint import (
     save_checkpoint,
 )
 from embodied.training.data_order import Collate, DataOrder
+from embodied.training.distributed import mean_over_processes, use_cpu
 from embodied.training.errors import TrainingError
 from embodied.training.metrics import MetricsWriter
 from embodied.training.nonfinite import NonFiniteGuard, find_nonfinite
@@ -75,23 +81,34 @@ class Trainer:
         settings: TrainerSettings,
         train_data: Sequence[Any],
         run_dir: str | os.PathLike[str],
-        eval_data: Sequence[Any] | None = None,
+        eval_data: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
         collate: Collate | None = None,
         accelerator: Accelerator | None = None,
     ) -> None:
         self.settings = settings
         self.run_dir = Path(run_dir)
-        self.accelerator = accelerator or Accelerator(gradient_accumulation_steps=settings.grad_accum)
+        self.accelerator = accelerator or Accelerator(
+            cpu=use_cpu(),
+            gradient_accumulation_steps=settings.grad_accum,
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        )
         if self.accelerator.gradient_accumulation_steps != settings.grad_accum:
             raise TrainingError("the accelerator's gradient_accumulation_steps differs from settings.grad_accum")
-        set_seed(settings.seed)
+        set_seed(settings.seed, device_specific=True)  # seed + process index: dropout differs per process
         self._named_trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         if not self._named_trainable:
             raise TrainingError(f"stage {settings.stage!r}: the model has no trainable parameters")
         self._optimizer = torch.optim.AdamW(self._param_groups(), lr=settings.lr)
         self.scheduler = build_scheduler(self._optimizer, settings.warmup_steps, settings.max_steps)
         self.model, self.optimizer = self.accelerator.prepare(model, self._optimizer)
-        self.data = DataOrder(train_data, settings.seed, collate, settings.batch_size if collate else 1)
+        self.data = DataOrder(
+            train_data,
+            settings.seed,
+            collate,
+            settings.batch_size if collate else 1,
+            num_shards=self.accelerator.num_processes,
+            shard=self.accelerator.process_index,
+        )
         self.eval_data = eval_data
         self.collate = collate
         self.state = TrainerState(stage=settings.stage, seed=settings.seed)
@@ -146,7 +163,7 @@ class Trainer:
 
     def _train_step(self) -> dict[str, Any]:
         """One optimizer update; a non-finite loss or gradient skips it before ``optimizer.step()``."""
-        metrics = self._accumulate()
+        metrics = mean_over_processes(self._accumulate())
         lr = float(self.scheduler.get_last_lr()[0])
         params = [p for _, p in self._named_trainable]
         grad_norm = float(torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None]))
@@ -206,8 +223,12 @@ class Trainer:
         if self.is_main:
             self.metrics.write(record)
 
-    def _eval_batches(self) -> Iterator[Any]:
-        data = self.eval_data or []
+    def _eval_sets(self) -> dict[str, Sequence[Any]]:
+        """Named evaluation sets: ``eval_data`` as given when it is a mapping (name → data), else ``{"": data}``."""
+        data = self.eval_data
+        return {str(k): v for k, v in data.items()} if isinstance(data, Mapping) else {"": data or []}
+
+    def _eval_batches(self, data: Sequence[Any]) -> Iterator[Any]:
         if self.collate is None:
             yield from data
             return
@@ -217,7 +238,9 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, Any]:
-        """Mean loss and mean of every ``*/accuracy`` metric over the held-out batches (each batch weighs the same).
+        """Mean loss and mean of every accuracy metric (``*accuracy``, ``*_acc``) over the held-out batches (each
+        batch weighs the same). With named sets (``eval_data`` a mapping) each set's keys get its name as prefix,
+        e.g. ``vqa/text/accuracy``.
 
         All RNG states are put back afterwards, so evaluating (a head that samples noise) never changes training.
         """
@@ -225,20 +248,26 @@ class Trainer:
             raise TrainingError("evaluate() needs eval_data")
         rng = capture_rng()
         self.model.eval()
+        means: dict[str, float] = {}
+        for name, data in self._eval_sets().items():
+            prefix = f"{name}/" if name else ""
+            means |= {prefix + k: v for k, v in self._evaluate_set(data).items()}
+        self.model.train()
+        restore_rng(rng)
+        self._last_eval = self.state.step
+        return {"step": self.state.step, "stage": self.settings.stage, "split": "eval", **means}
+
+    def _evaluate_set(self, data: Sequence[Any]) -> dict[str, float]:
         sums: dict[str, float] = {}
         count = 0
-        for batch in self._eval_batches():
+        for batch in self._eval_batches(data):
             output = self.model(**send_to_device(batch, self.accelerator.device))
-            values = {k: float(v) for k, v in output.metrics.items() if k.endswith("/accuracy")}
+            values = {k: float(v) for k, v in output.metrics.items() if k.endswith(("accuracy", "_acc"))}
             values["loss"] = float(output.loss)
             for key, value in values.items():
                 sums[key] = sums.get(key, 0.0) + value
             count += 1
-        self.model.train()
-        restore_rng(rng)
-        self._last_eval = self.state.step
-        means = {key: total / max(count, 1) for key, total in sums.items()}
-        return {"step": self.state.step, "stage": self.settings.stage, "split": "eval", **means}
+        return {key: total / max(count, 1) for key, total in sums.items()}
 
     def save(self) -> Path | None:
         """Checkpoint the current step (once per step); returns its directory on the main process."""

@@ -4,7 +4,7 @@
 2018, "An intriguing failing of convolutional neural networks and the CoordConv solution") → conv stages
 (the first strided by ``stride``, the rest stride 1) → a 1×1 projection to D: the dense map
 ``[B, D, H/s, W/s]`` that pixel-pointing heads score (Transporter/CLIPort style). Tokens are that map
-average-pooled to ``grid × grid`` plus a 2-D position embedding, optionally followed by ``keypoints``
+pooled (average or max, ``pool``) to ``grid × grid`` plus a 2-D position embedding, optionally followed by ``keypoints``
 spatial-softmax keypoint tokens (Levine et al. 2016, "End-to-end training of deep visuomotor policies"):
 each keypoint's expected (x, y) is embedded linearly and tagged with a learned keypoint embedding.
 """
@@ -38,6 +38,11 @@ class CNNSettings(ComponentSettings):
     )
     coord_channels: bool = Field(default=True, description="append x/y coordinate maps (CoordConv)")
     grid: int = Field(default=4, ge=1, le=64, description="the map is pooled to grid × grid tokens")
+    pool: Literal["avg", "max"] = Field(
+        default="avg",
+        description="pooling of the map into grid tokens; max keeps small objects' features (a 3-px cube in a "
+        "16×16 cell is 4% of an average)",
+    )
     pos_embed: Literal["sincos", "learned", "none"] = Field(
         default="sincos", description="position embedding of the grid tokens: fixed 2-D sin-cos or learned"
     )
@@ -147,7 +152,8 @@ class CNNEncoder(Encoder):
         """``[B, 3, H, W]`` → ``[B, grid² + keypoints, D]``."""
         feats = self._trunk(inputs)
         dense = self.proj(feats)  # [B, D, H/s, W/s]
-        tokens = F.adaptive_avg_pool2d(dense, self.settings.grid).flatten(2).transpose(1, 2)  # [B, g², D]
+        pool = F.adaptive_max_pool2d if self.settings.pool == "max" else F.adaptive_avg_pool2d
+        tokens = pool(dense, self.settings.grid).flatten(2).transpose(1, 2)  # [B, g², D]
         if self.pos is not None:
             tokens = tokens + self.pos
         if not self.settings.keypoints:

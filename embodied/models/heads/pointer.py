@@ -20,7 +20,8 @@ Encodings:
   ``envs/tabletop/camera.py``); a location predicts its cell centre, a target pixel selects the nearest cell.
 
 Targets: ``batch["point_targets"] [B, K, 2]`` pixels, ``batch["point_camera"] [B]`` or ``[B, K]`` (index of
-the map, default 0) and, with rotations, ``batch["point_rotation"] [B, K]`` bins. ``target_sigma > 0`` spreads
+the map, default 0), optionally ``batch["point_mask"] [B]`` (1 = the row has targets; rows of other sample kinds
+in a mixed batch have 0) and, with rotations, ``batch["point_rotation"] [B, K]`` bins. ``target_sigma > 0`` spreads
 the target over neighbouring cells with a Gaussian of that many pixels (label smoothing in image space).
 """
 
@@ -210,15 +211,19 @@ class PointerHead(Head):
         locations = self.locations(batch.get("dense_features"))
         logits = self.logits(hidden, locations)  # [B, K, L·R]
         target = self.target_distribution(batch, locations)
-        loss = -(target * torch.log_softmax(logits, dim=-1)).sum(-1).mean()
+        mask = batch.get("point_mask")
+        weight = torch.ones(logits.shape[0], device=logits.device) if mask is None else mask.float().to(logits.device)
+        per_row = -(target * torch.log_softmax(logits, dim=-1)).sum(-1).mean(-1)  # [B]
+        loss = (per_row * weight).sum() / weight.sum().clamp(min=1.0)
         metrics = {"loss": float(loss.detach())}
         with torch.no_grad():
             best = logits.argmax(dim=-1) // self.rotations  # [B, K] location
             chosen = target.reshape(*target.shape[:2], -1, self.rotations).sum(-1).argmax(dim=-1)
             near = (locations.pixels[best] - batch["point_targets"].float().to(best.device)).norm(dim=-1)
             hit = (near <= self.settings.accuracy_radius) & (locations.camera[best] == locations.camera[chosen])
+            rows = weight > 0
             for i, name in enumerate(self.settings.arguments):
-                metrics[f"{name}_acc"] = float(hit[:, i].float().mean())
+                metrics[f"{name}_acc"] = float(hit[rows, i].float().mean()) if bool(rows.any()) else 0.0
         return loss, metrics
 
     # ----------------------------------------------------------------------------------------- acting
