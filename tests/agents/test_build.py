@@ -21,15 +21,6 @@ CHUNK = 2
 
 
 @pytest.fixture(scope="module")
-def reset() -> tuple[dict[str, Any], dict[str, Any]]:
-    envs = vector_env(n=2, seed=0)
-    try:
-        return envs.reset(seed=0)
-    finally:
-        envs.close()
-
-
-@pytest.fixture(scope="module")
 def trained_dir(tmp_path_factory: Any, reset: tuple) -> tuple[Path, np.ndarray]:
     """A tiny model fitted (120 Adam steps) to one action chunk per env, saved; returns (dir, target chunks)."""
     obs, _ = reset

@@ -13,18 +13,9 @@ from embodied.agents.mmllm import MMLLMAgent
 from embodied.agents.pointing import per_env_camera_params, pixels_to_primitive
 from embodied.data.samples import action_prompt
 from embodied.envs.vector import make_vector_env
-from tests.agents.support import env_model, head, vector_env
+from tests.agents.support import env_model, head
 
 CHUNK = 4
-
-
-@pytest.fixture(scope="module")
-def reset() -> tuple[dict[str, Any], dict[str, Any]]:
-    envs = vector_env(n=2, seed=0)
-    try:
-        return envs.reset(seed=0)
-    finally:
-        envs.close()
 
 
 @pytest.fixture(scope="module")
