@@ -175,7 +175,7 @@ def _supervised_trainer(
     # every process takes its own shard of each step's draws (embodied.training.data_order)
     draws = settings.max_steps * settings.batch_size * settings.grad_accum * process_state().num_processes
     samples = Mixture(stage.mixture, seed=stage.seed).sample(pool, draws)
-    samples = augment_prompts(samples, stage.prompt_noise, stage.seed)
+    samples = augment_prompts(samples, stage.prompt_noise, stage.seed, kinds=("action", "plan"))
     held = {kind: make_samples(heldout, [kind], chunk=chunk, normalize=normalize) for kind in kinds}
     held = {kind: items for kind, items in held.items() if items}  # per kind: e.g. vqa/text/accuracy
 
