@@ -32,7 +32,10 @@ class StageSpec(LoopSettings):
         default_factory=lambda: {"vqa": 1.0}, description="weight per sample kind (caption, action, plan, vqa)"
     )
     prompt_noise: float = Field(
-        0.0, ge=0, lt=1, description="word dropout/replacement/insertion rate on action and plan prompts (instruction augmentation)"
+        0.0,
+        ge=0,
+        lt=1,
+        description="word dropout/replacement/insertion rate on action and plan prompts (instruction augmentation)",
     )
     beta: float = Field(0.1, gt=0, description="DPO β (preference stages only)")
     label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="conservative-DPO ε (preference stages only)")
