@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from embodied.agents.collection import collect_dataset
 from embodied.config import ExperimentConfig, load_config
@@ -93,7 +93,3 @@ def run_quickstart(config_path: str, overrides: list[str] | None = None, run_dir
         print(f"report: {report.resolve()}")
     return 0
 
-
-def summary(results: EvalResults) -> dict[str, Any]:
-    """Success rates per agent (for tests and scripts)."""
-    return {a.agent: a.success_rate for a in results.agents}

@@ -12,9 +12,10 @@ import json
 import platform
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from embodied.eval.manifest import package_versions
 
 #: benchmark name → module (each exposes ``run(quick: bool) -> dict``)
 BENCHMARKS = {
@@ -23,17 +24,11 @@ BENCHMARKS = {
     "pointer": "embodied.bench.pointer",
     "trainer": "embodied.bench.trainer",
 }
-PACKAGES = ("embodied", "torch", "transformers", "peft", "diffusers", "gymnasium", "pybullet", "numpy")
 
 
 def environment() -> dict[str, Any]:
-    """Where the numbers were measured: machine, Python and package versions."""
-    versions: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+    """Where the numbers were measured: machine, Python and package versions (those of evaluation manifests)."""
+    versions = package_versions()
     return {
         "python": sys.version.split()[0],
         "machine": platform.machine(),

@@ -59,7 +59,6 @@ what can be measured reproducibly; the probes use the same count). Nothing runs 
 
 from __future__ import annotations
 
-import copy
 import functools
 import statistics
 import time
@@ -68,6 +67,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from embodied.bench.presets import quickstart_spec
 
 ENV_ID = "embodied.envs:embodied/PickPlace-v0"
 CHUNK = 8
@@ -87,29 +88,16 @@ HEADS: dict[str, Any] = {
     "chunk": {"kind": "continuous", "chunk": CHUNK},
     "diffusion": {"kind": "diffusion", "chunk": CHUNK, "num_inference_steps": DIFFUSION_STEPS, "sampler": "ddim"},
 }
-#: the quickstart preset's model (configs/model/quickstart.yaml) with a top camera and the three action heads
-MODEL_SPEC: dict[str, Any] = {
-    "image_size": 64,
-    "cameras": ["top"],
-    "state_dim": 15,
-    "action_dim": ACTION_DIM,
-    "encoders": {"image": {"kind": "cnn"}, "state": {"kind": "proprio"}},
-    "projector": {"kind": "mlp"},
-    "backbone": {
-        "kind": "hf-causal-lm",
-        "config": {
-            "model_type": "qwen2",
-            "hidden_size": 128,
-            "intermediate_size": 384,
-            "num_hidden_layers": 4,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 1024,
-        },
-        "tokenizer": {"vocab_size": 512},
-    },
-    "heads": HEADS,
-}
+
+
+def model_spec() -> dict[str, Any]:
+    """The quickstart preset (``configs/model/quickstart.yaml``) with a 64×64 top camera, the tabletop state, the
+    three action heads and no PEFT wrapping (every row times the same plain weights)."""
+    spec = quickstart_spec()
+    spec.pop("trainable", None)
+    return {**spec, "image_size": 64, "cameras": ["top"], "state_dim": 15, "action_dim": ACTION_DIM, "heads": HEADS}
+
+
 #: the bound model's LM (replaces the quickstart backbone config): weights far larger than any cache
 LARGE_BACKBONE: dict[str, Any] = {
     "model_type": "qwen2",
@@ -128,7 +116,7 @@ LARGE = "large (8-layer Qwen2-style LM, hidden 1024, GQA 16/4, vocab 32000 untie
 
 # ------------------------------------------------------------------------------------------------- models, inputs
 def build_model(seed: int = 0, large: bool = False) -> Any:
-    """The quickstart model (``MODEL_SPEC``) or, with ``large``, the bound model (``LARGE_BACKBONE``), freshly
+    """The quickstart model (``model_spec()``) or, with ``large``, the bound model (``LARGE_BACKBONE``), freshly
     initialised with ``seed``, in eval mode.
 
     The large model's tokenizer is the usual 512-token byte-level BPE, handed in so that the config's 32 000-row
@@ -138,16 +126,16 @@ def build_model(seed: int = 0, large: bool = False) -> Any:
     from embodied.models.tokenizer import train_bpe_tokenizer
 
     torch.manual_seed(seed)
+    spec = model_spec()
     if not large:
-        return MMLLM(MMLLMConfig(spec=MODEL_SPEC)).eval()
-    tokenizer = train_bpe_tokenizer(MODEL_SPEC["backbone"]["tokenizer"]["vocab_size"])
+        return MMLLM(MMLLMConfig(spec=spec)).eval()
+    tokenizer = train_bpe_tokenizer(spec["backbone"]["tokenizer"]["vocab_size"])
     config = {
         **LARGE_BACKBONE,
         "pad_token_id": tokenizer.pad_token_id,
         "bos_token_id": tokenizer.bos_token_id,
         "eos_token_id": tokenizer.eos_token_id,
     }
-    spec = copy.deepcopy(MODEL_SPEC)
     spec["backbone"] = {"kind": "hf-causal-lm", "config": config}
     return MMLLM(MMLLMConfig(spec=spec), tokenizer=tokenizer).eval()
 

@@ -32,14 +32,13 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
-PRESET = Path(__file__).resolve().parents[2] / "configs" / "model" / "quickstart.yaml"
+from embodied.bench.presets import quickstart_spec
+
 BATCH = 8
 LR = 1e-4
 SEED = 0
@@ -64,9 +63,7 @@ def build_model(trainable: dict[str, Any] | None = None, image_encoder: dict[str
     """The quickstart preset, initialised from ``SEED`` (``trainable`` / ``image_encoder`` replace the preset's)."""
     from embodied.models import MMLLM, MMLLMConfig
 
-    if not PRESET.exists():
-        raise FileNotFoundError(f"{PRESET} is missing: run the benchmark from a checkout of the repository")
-    spec = yaml.safe_load(PRESET.read_text(encoding="utf-8"))
+    spec = quickstart_spec()
     if trainable is not None:
         spec["trainable"] = trainable
     if image_encoder is not None:

@@ -37,7 +37,10 @@ def test_quickstart_runs_every_phase_and_reports(tmp_path: Path, capsys: pytest.
     assert results.split == "heldout" and results.vqa is not None and results.plans is not None
     html = (run / "eval" / "heldout" / "report.html").read_text()
     assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
+    assert set(results.vqa.per_type) <= {"count", "colour", "shape", "existence"}  # the data's question types
+    assert results.manifest.env_kwargs["instruction_split"] == "heldout"
     seeds_only = read_results(run / "eval" / "heldout-seeds" / "results.json")
     assert [a.agent for a in seeds_only.agents] == ["mmllm"] and seeds_only.agents[0].seeds == agents["mmllm"].seeds
+    assert seeds_only.manifest.env_kwargs.get("instruction_split", "train") == "train"  # training templates
     timings = json.loads((run / "timings.json").read_text())
     assert set(timings) == {"collect", "train", "evaluate heldout", "evaluate heldout-seeds", "total"}

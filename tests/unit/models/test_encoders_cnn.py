@@ -126,3 +126,21 @@ def test_settings_reject_bad_values(bad: dict[str, Any]) -> None:
 def test_grid_larger_than_feature_map_is_an_error() -> None:
     with pytest.raises(ValueError, match="grid=16 is larger than its 8×8 feature map"):
         make(BuildContext(embed_dim=32, image_size=16), grid=16)
+
+
+@pytest.mark.parametrize("pool", ["avg", "max"])
+def test_grid_tokens_pool_the_dense_map(pool: str) -> None:
+    """Tokens are the dense map pooled per grid cell (average or max); max keeps a one-pixel object's peak."""
+    encoder = make(pool=pool, pos_embed="none", grid=4)
+    image = dot_image(10, 10)
+    with torch.no_grad():
+        dense = encoder.dense_features(image)  # [1, D, 16, 16]
+        tokens = encoder(image)  # [1, 16, D]
+    pooled = torch.nn.functional.adaptive_max_pool2d if pool == "max" else torch.nn.functional.adaptive_avg_pool2d
+    expected = pooled(dense, 4).flatten(2).transpose(1, 2)
+    torch.testing.assert_close(tokens, expected)
+
+
+def test_unknown_pool_is_refused() -> None:
+    with pytest.raises(ValidationError, match="pool"):
+        CNNSettings(pool="median")
