@@ -92,4 +92,3 @@ def run_quickstart(config_path: str, overrides: list[str] | None = None, run_dir
     for _, report in reports:
         print(f"report: {report.resolve()}")
     return 0
-
