@@ -9,45 +9,18 @@ when the rollout loop calls ``episode_done`` before the reset step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from embodied.data.samples import action_prompt, plan_prompt
+from embodied.data.observations import PROMPTS, prompts_for, unbatch
 
 __all__ = ["PROMPTS", "RESET_KEY", "model_batch", "prompts_for", "started_episodes", "to_device", "unbatch"]
 
-#: agent prompt kind → how a sub-env's prompt is made from its observation (the training prompts)
-PROMPTS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "action": lambda obs: action_prompt(str(obs["instruction"])),
-    "plan": lambda obs: plan_prompt(str(obs["instruction"])),
-    "vqa": lambda obs: str(obs["question"]),  # VQA samples are prompted with the question itself
-}
-
-_MODALITIES = ("images", "depth")
 #: an ``info`` key tabletop envs send only from ``reset`` (with autoreset, on the step that resets a sub-env)
 RESET_KEY = "camera_params"
-
-
-def unbatch(obs: dict[str, Any], rows: Sequence[int]) -> list[dict[str, Any]]:
-    """Single-env observation dicts for ``rows`` of a batched observation."""
-    out = []
-    for i in rows:
-        single: dict[str, Any] = {key: {cam: v[i] for cam, v in obs[key].items()} for key in _MODALITIES if key in obs}
-        for key, value in obs.items():
-            if key not in _MODALITIES:
-                single[key] = value[i]
-        out.append(single)
-    return out
-
-
-def prompts_for(observations: Sequence[dict[str, Any]], kind: str) -> list[str]:
-    """One prompt per single-env observation (``kind``: a key of ``PROMPTS``)."""
-    if kind not in PROMPTS:
-        raise ValueError(f"unknown prompt kind {kind!r}; expected one of {sorted(PROMPTS)}")
-    return [PROMPTS[kind](o) for o in observations]
 
 
 def to_device(batch: Any, device: torch.device) -> Any:

@@ -16,6 +16,7 @@ LeRobot v3 dataset:
 
 from __future__ import annotations
 
+import difflib
 import multiprocessing
 import shutil
 import uuid
@@ -29,7 +30,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import embodied.envs  # noqa: F401  (registers the embodied/ env ids)
-from embodied.config import ExperimentConfig
+from embodied.config import ConfigError, ExperimentConfig
 from embodied.config.data import DataSpec
 from embodied.data import Annotators, Episode, collect, read_dataset, write_dataset
 from embodied.envs.tabletop.control import decode_primitive
@@ -37,7 +38,7 @@ from embodied.envs.tabletop.vqa_env import question_generator, scene_facts
 from embodied.envs.vector import make_vector_env
 from embodied.models.heads.pointing_geometry import world_to_pixel
 
-__all__ = ["annotators", "caption", "collect_dataset", "collect_episodes", "expert_policy"]
+__all__ = ["annotators", "caption", "check_envs", "collect_dataset", "collect_episodes", "expert_policy"]
 
 
 def expert_policy(obs: dict[str, Any], env: gym.Env[Any, Any]) -> np.ndarray:
@@ -131,6 +132,27 @@ def collect_episodes(data: DataSpec, progress: bool = True) -> tuple[list[Episod
     return episodes, fps
 
 
+def check_envs(data: DataSpec) -> None:
+    """Every ``data.env_ids`` entry registered and buildable with ``data.env_kwargs``; else a ``ConfigError``
+    naming the key (before any worker starts, so the mistake is one clear line, not a worker's traceback)."""
+    for index, env_id in enumerate(data.env_ids):
+        if env_id not in gym.registry:
+            known = sorted(k for k in gym.registry if k.startswith("embodied/"))
+            close = difflib.get_close_matches(env_id, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError.single(
+                f"data.env_ids.{index}", f"a registered env id ({', '.join(known)}){hint}", repr(env_id)
+            )
+        try:
+            env = gym.make(env_id, **data.env_kwargs)
+        except (TypeError, ValueError, KeyError, gym.error.Error) as err:
+            reason = (str(err).splitlines() or [type(err).__name__])[0]
+            raise ConfigError.single(
+                "data.env_kwargs", f"keyword arguments {env_id} accepts ({reason})", repr(data.env_kwargs)
+            ) from None
+        env.close()
+
+
 def collect_dataset(config: ExperimentConfig, out_dir: str | Path, progress: bool = True) -> Path:
     """Collect ``config.data``'s expert episodes and write them as a LeRobot v3 dataset at ``out_dir``.
 
@@ -140,6 +162,7 @@ def collect_dataset(config: ExperimentConfig, out_dir: str | Path, progress: boo
     questions are drawn from a generator seeded by the block's first seed.
     """
     data = config.data
+    check_envs(data)
     if data.workers == 1:
         episodes, fps = collect_episodes(data, progress)
     else:

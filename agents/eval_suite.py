@@ -1,6 +1,7 @@
 """The ``embodied eval`` suite (composition): check the request, load the model, run every block, assemble results.
 
-Order, so that bad input fails fast and before any weights load: the env id must be registered; the model's
+Order, so that bad input fails fast and before any weights load: the env id must be registered; the saved model
+must match its ``manifest.json`` (``verify_model_dir``, once: the load below skips it); the model's
 config (``config.json``) must name the heads the blocks need (an action head for rollouts, a text head for VQA
 and plans); the env must build with the resolved kwargs. Env kwargs resolve, later entries winning:
 
@@ -142,19 +143,18 @@ def _heads(spec: Any, options: EvalOptions, kwargs: dict[str, Any]) -> tuple[str
 
 
 def _load(options: EvalOptions) -> Any:
-    """The checkpoint's model on the chosen device, in eval mode."""
-    import torch
+    """The checkpoint's model on the chosen device (checked by ``options_from_args``), in eval mode."""
+    from safetensors import SafetensorError
 
+    from embodied.cli_checks import resolve_device
     from embodied.models import MMLLM
 
-    device = options.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        model: Any = MMLLM.from_pretrained(str(options.checkpoint))
-        return model.to(device).eval()
-    except (OSError, KeyError) as err:
-        raise EvalInputError(f"cannot load the model in {options.checkpoint}: {err}") from None
+    try:  # verified against its manifest by _spec; a model saved before manifests may still be damaged
+        model: Any = MMLLM.from_pretrained(str(options.checkpoint), verify_integrity=False)
+    except (OSError, KeyError, ValueError, SafetensorError) as err:
+        reason = (str(err).splitlines() or [""])[0]
+        raise EvalInputError(f"cannot load the model in {options.checkpoint}: {type(err).__name__}: {reason}") from None
+    return model.to(resolve_device(options.device)).eval()
 
 
 def _videos(stats: EpisodeStats, options: EvalOptions, fps: float) -> list[str]:
@@ -218,13 +218,16 @@ def _vqa(options: EvalOptions, model: Any, text_head: str, spec: Any) -> VQAResu
 
 
 def _spec(options: EvalOptions) -> Any:
-    """The model spec from the checkpoint's ``config.json`` (no weights loaded)."""
+    """The model spec from the checkpoint's ``config.json`` (no weights loaded), after verifying the directory."""
     from embodied.models import MMLLMConfig
+    from embodied.models.integrity import verify_model_dir
 
+    verify_model_dir(options.checkpoint)  # ModelIntegrityError names the changed, missing or unlisted file
     try:
         return MMLLMConfig.from_pretrained(str(options.checkpoint)).model_spec
-    except OSError as err:
-        raise EvalInputError(f"cannot read the model config in {options.checkpoint}: {err}") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        reason = (str(err).splitlines() or [""])[0]
+        raise EvalInputError(f"cannot read the model config in {options.checkpoint}: {reason}") from None
 
 
 def run_suite(options: EvalOptions) -> EvalResults:

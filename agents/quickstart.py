@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from embodied.agents.collection import collect_dataset
+from embodied.agents.rl_envs import make_rl_envs
 from embodied.config import ExperimentConfig, load_config
 from embodied.eval.command import RESULTS_FILE, print_summary
 from embodied.eval.options import EvalOptions, default_seed
@@ -74,7 +75,7 @@ def run_quickstart(config_path: str, overrides: list[str] | None = None, run_dir
     timings: dict[str, float] = {}
     start = time.perf_counter()
     data = _timed(timings, "collect", lambda: collect_dataset(config, root / "data"))
-    models = _timed(timings, "train", lambda: run_stages(config, data, root))
+    models = _timed(timings, "train", lambda: run_stages(config, data, root, env_factory=make_rl_envs))
     run = locate_run(models[-1])
     curves = learning_curves(run) if run is not None else None
     reports: list[tuple[EvalResults, Path]] = []

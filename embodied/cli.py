@@ -6,6 +6,10 @@ resolved experiment config), ``quickstart`` (the main job on CPU: collect → tr
 stages on a dataset, collected into ``RUN_DIR/data`` first when ``--data`` is not given) and ``eval`` (a saved
 model's rollouts, baselines, VQA and plans → ``results.json``, ``report.html``; see ``embodied.eval.command``).
 ``doctor`` checks a saved model for silent train/inference mismatches (see ``embodied.eval.doctor``).
+
+Errors follow one contract (``embodied.errors``): a mistake in the input — a bad argument or override, a path
+that does not exist or cannot be written, a corrupted file, an unavailable device — is one line
+``embodied: ...`` on stderr naming it, with exit code 2; only a bug in embodied prints a traceback (exit code 1).
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
-from embodied.config import ConfigError
+from embodied.cli_checks import existing_dir, new_dir, writable_dir
+from embodied.errors import USER_ERROR, UsageError, report
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -59,6 +64,8 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_quickstart(args: argparse.Namespace) -> int:
+    if args.run_dir is not None and any(writable_dir("--run-dir", args.run_dir).glob("*")):
+        raise UsageError(f"--run-dir {args.run_dir}: already holds files (expected a new or empty directory)")
     from embodied.agents.quickstart import run_quickstart  # composition: envs + training + evaluation
 
     return run_quickstart(args.config, args.overrides, run_dir=args.run_dir)
@@ -68,6 +75,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     from embodied.agents.collection import collect_dataset
     from embodied.config import load_config
 
+    new_dir("--out", args.out)
     cfg = load_config(args.config, args.overrides)
     root = collect_dataset(cfg, args.out, progress=not args.quiet)
     print(f"wrote {root}")
@@ -80,30 +88,41 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from embodied.config import load_config
     from embodied.training.distributed import is_main_process, wait_for_everyone
-    from embodied.training.errors import TrainingError
     from embodied.training.stages import run_stages
 
+    _check_train_paths(args)
     cfg = load_config(args.config, args.overrides)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     run_dir = Path(args.run_dir)
-    data = Path(args.data) if args.data else run_dir / "data"
-    missing = not args.data and not (data / "meta" / "info.json").exists()
+    data: Path | None = Path(args.data) if args.data else run_dir / "data"
+    needs_data = any(stage.kind != "rl" for stage in cfg.stages)  # rl stages learn from envs, not a dataset
+    missing = needs_data and not args.data and not (run_dir / "data" / "meta" / "info.json").exists()
     wait_for_everyone()  # under accelerate launch: every process looks before the main one collects
     if missing and is_main_process():
         # the CLI is the composition point: collection needs the envs, training (core) only the dataset
         from embodied.agents.collection import collect_dataset
 
-        collect_dataset(cfg, data, progress=not args.quiet)
+        collect_dataset(cfg, run_dir / "data", progress=not args.quiet)
     wait_for_everyone()
-    try:
-        models = run_stages(cfg, data, run_dir, resume=args.resume)
-    except TrainingError as err:
-        print(f"embodied: {err}", file=sys.stderr)
-        return 1
+    from embodied.agents.rl_envs import make_rl_envs  # composition: the core receives the envs of rl stages
+
+    # TrainingError, CheckpointError, DatasetError are UserErrors: main() prints them as one line, exit code 2
+    models = run_stages(cfg, data if needs_data else None, run_dir, resume=args.resume, env_factory=make_rl_envs)
     if is_main_process():
         for model in models:
             print(f"saved {model}")
     return 0
+
+
+def _check_train_paths(args: argparse.Namespace) -> None:
+    """``--run-dir`` writable, ``--data`` a LeRobot dataset, ``--resume`` ``auto`` or an existing checkpoint."""
+    writable_dir("--run-dir", args.run_dir)
+    if args.data:
+        info = existing_dir("--data", args.data) / "meta" / "info.json"
+        if not info.is_file():
+            raise UsageError(f"--data {args.data}: not a LeRobot v3 dataset (no {info}); run embodied collect first")
+    if args.resume not in (None, "auto"):
+        existing_dir("--resume", args.resume)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -137,11 +156,20 @@ def _config_arguments(parser: argparse.ArgumentParser, example: str, default: st
         parser.add_argument("config", help="experiment YAML file")
     else:
         parser.add_argument("config", nargs="?", default=default, help=f"experiment YAML file (default {default})")
-    parser.add_argument("overrides", nargs="*", help=f"dotted overrides, e.g. {example}")
+    parser.add_argument("overrides", nargs="*", default=[], help=f"dotted overrides, e.g. {example}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line on stderr, exit code 2 (the contract of ``embodied.errors``)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("embodied").strip()
+        where = f"{command}: " if command else ""
+        self.exit(USER_ERROR, f"embodied: {where}{message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="embodied", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="embodied", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list", help="registered encoders, projectors, backbones, heads, PEFT methods")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -184,12 +212,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; the exit code: 0 done, 1 a check failed (doctor) or a bug, 2 a mistake in the input."""
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        # dotted overrides may follow the options (``... --out D seed=1``); argparse only takes them before
+        if extra and hasattr(args, "overrides") and all("=" in item and not item.startswith("-") for item in extra):
+            args.overrides = [*args.overrides, *extra]
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as done:  # --help, or an argument error already printed as one line
+        return done.code if isinstance(done.code, int) else USER_ERROR
     try:
         code: int = args.func(args)
-    except ConfigError as err:
-        print(f"embodied: {err}", file=sys.stderr)
-        return 2
+    except Exception as err:  # the contract: user mistakes are one line (exit 2), anything else is a bug (exit 1)
+        return report(err, sys.stderr)
     return code
 
 

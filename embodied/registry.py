@@ -14,8 +14,19 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from embodied.errors import UserError
+
 T = TypeVar("T")
 _KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class SettingsIssue:
+    """A mistake below a component's own fields (e.g. ``config.hidden_size`` inside a backbone's HF config)."""
+
+    key: tuple[str | int, ...]
+    expected: str
+    given: str = ""
 
 
 class ComponentSettings(BaseModel):
@@ -23,8 +34,13 @@ class ComponentSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=False)
 
+    def nested_issues(self) -> list[SettingsIssue]:
+        """Checks that field validation cannot place on a sub-key, run by the config loader after it; the
+        config layer turns each into a ``Problem`` at ``<component key>.<issue key>``. None by default."""
+        return []
 
-class RegistryError(KeyError):
+
+class RegistryError(KeyError, UserError):
     """An unknown name was asked for; the message lists the registered names and the closest one."""
 
     def __str__(self) -> str:  # KeyError quotes its message; show it plainly

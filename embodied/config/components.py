@@ -1,5 +1,8 @@
 """Second validation pass: each ``{kind: ..., ...}`` entry against its registered family's settings model.
 
+After the fields, a family's ``nested_issues()`` checks what lies below them (the backbone's and vision
+towers' ``transformers`` configs, built and checked by transformers itself) and names the nested key.
+
 Registries fill when the component modules are imported (``embodied.models.catalog``); the resolved entry
 (defaults included) replaces the raw one, so the saved config rebuilds the exact same model.
 """
@@ -59,6 +62,9 @@ def _resolve(
     except ValidationError as err:
         problems.extend(problems_from(err, origins, settings_cls, key))
         return entry
+    for issue in settings.nested_issues():  # e.g. a backbone's HF config, checked by transformers itself
+        file, line = locate(origins, (*key, *issue.key))
+        problems.append(Problem(".".join(map(str, (*key, *issue.key))), issue.expected, issue.given, file, line))
     return {"kind": kind, **settings.model_dump(mode="json")}
 
 

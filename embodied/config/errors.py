@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from embodied.errors import UserError
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -25,7 +27,7 @@ class Problem:
         return text
 
 
-class ConfigError(ValueError):
+class ConfigError(ValueError, UserError):
     """A config file, override or value is wrong. ``problems`` lists each mistake found."""
 
     def __init__(self, problems: list[Problem] | Problem) -> None:
@@ -33,6 +35,11 @@ class ConfigError(ValueError):
         lines = [p.render() for p in self.problems]
         head = "invalid config" if len(lines) == 1 else f"invalid config ({len(lines)} problems)"
         super().__init__(head + ":\n  " + "\n  ".join(lines))
+
+    def one_line(self) -> str:
+        """The message on one line, for the console script (``embodied.errors``)."""
+        head = "invalid config" if len(self.problems) == 1 else f"invalid config ({len(self.problems)} problems)"
+        return head + ": " + "; ".join(p.render() for p in self.problems)
 
     @classmethod
     def single(

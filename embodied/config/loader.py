@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from embodied.config.components import resolve_model_components, resolve_policies
 from embodied.config.errors import ConfigError
 from embodied.config.overrides import apply_overrides
+from embodied.config.rl_stage import resolve_rl_stage
 from embodied.config.schema import ExperimentConfig
 from embodied.config.validation import problems_from
 from embodied.config.yaml_source import Origins, load_yaml
@@ -34,6 +35,8 @@ def validate_config(raw: dict[str, Any], origins: Origins | None = None) -> Expe
     problems = resolve_model_components(config.model, origins, ("model",))
     for index, stage in enumerate(config.stages):
         problems += resolve_policies(stage.trainable, origins, ("stages", index, "trainable"))
+        if stage.rl is not None:
+            problems += resolve_rl_stage(stage.rl, config.model, origins, ("stages", index, "rl"))
     if problems:
         raise ConfigError(problems)
     return config

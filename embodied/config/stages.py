@@ -1,7 +1,8 @@
 """Settings of the training stages (``stages:`` section): each stage is data, run in order on one model.
 
 A stage names its ``kind`` (``align``: caption pairs, projector only; ``instruct``: SFT on actions, plans and VQA;
-``preference``: DPO on correct vs wrong VQA answers), the ``trainable`` policy applied before it (same format as
+``preference``: DPO on correct vs wrong VQA answers; ``rl``: PPO / GRPO from the agent's own rollouts in an env,
+set by the stage's ``rl:`` section), the ``trainable`` policy applied before it (same format as
 ``model.trainable``; groups left out keep ``model.trainable``'s policy), the ``mixture`` weights per sample kind,
 the supervised loop's hyper-parameters (``LoopSettings``: ``max_steps``, ``lr``, ``batch_size``, ...) and, for
 ``preference``, DPO's ``beta``.
@@ -14,9 +15,10 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from embodied.config.model import POLICY_GROUPS, PolicySpec
+from embodied.training.rl.settings import RLSpec
 from embodied.training.settings import LoopSettings
 
-StageKind = Literal["align", "instruct", "preference"]
+StageKind = Literal["align", "instruct", "preference", "rl"]
 SAMPLE_KINDS = ("caption", "action", "plan", "vqa")  # embodied.data.KINDS, without importing the data package
 
 
@@ -24,7 +26,7 @@ class StageSpec(LoopSettings):
     """One training stage; the loop settings (``max_steps``, ``lr``, ...) sit next to ``name`` and ``kind``."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="stage name, also its run sub-dir")
-    kind: StageKind = Field(description="align, instruct or preference")
+    kind: StageKind = Field(description="align, instruct, preference or rl")
     trainable: dict[str, PolicySpec] = Field(
         default_factory=dict, description="per component group: frozen, full or a PEFT method (as model.trainable)"
     )
@@ -39,6 +41,7 @@ class StageSpec(LoopSettings):
     )
     beta: float = Field(0.1, gt=0, description="DPO β (preference stages only)")
     label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="conservative-DPO ε (preference stages only)")
+    rl: RLSpec | None = Field(None, description="env, rollout and algorithm of an rl stage (rl stages only)")
 
     @model_validator(mode="after")
     def _stage_checks(self) -> StageSpec:
@@ -52,6 +55,8 @@ class StageSpec(LoopSettings):
             raise ValueError("mixture weights must be >= 0 with at least one positive")
         if self.kind == "preference" and set(k for k, w in self.mixture.items() if w > 0) != {"vqa"}:
             raise ValueError("a preference stage learns from VQA pairs only: its mixture must be {vqa: 1.0}")
+        if (self.kind == "rl") != (self.rl is not None):
+            raise ValueError("an rl stage needs an 'rl:' section (env, algorithm), and only rl stages take one")
         return self
 
 

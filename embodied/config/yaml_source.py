@@ -25,9 +25,13 @@ def load_yaml(path: Path, origins: Origins, prefix: Key = (), seen: tuple[Path, 
     if path in seen:
         chain = " -> ".join(str(p) for p in (*seen, path))
         raise ConfigError.single(EXTENDS, "no cycle of extends", chain, file=str(path))
+    key = ".".join(map(str, prefix)) or (EXTENDS if seen else "<config file>")
     if not path.is_file():
-        raise ConfigError.single(".".join(map(str, prefix)) or EXTENDS, "an existing YAML file", str(path))
-    text = path.read_text(encoding="utf-8")
+        raise ConfigError.single(key, "an existing YAML file", str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError.single(key, "a readable UTF-8 YAML file", f"{path} ({type(err).__name__})") from None
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()

@@ -7,13 +7,14 @@ functions come in as objects (``collect(make_env, policy, ...)``).
 from embodied.data.collect import Annotators, collect
 from embodied.data.episode import Episode, VQAPair
 from embodied.data.mixture import Mixture
-from embodied.data.reader import LeRobotDataset, read_dataset
+from embodied.data.reader import DatasetError, LeRobotDataset, read_dataset
 from embodied.data.samples import KINDS, Sample, make_samples, to_batch
 from embodied.data.writer import write_dataset
 
 __all__ = [
     "KINDS",
     "Annotators",
+    "DatasetError",
     "Episode",
     "LeRobotDataset",
     "Mixture",

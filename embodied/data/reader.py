@@ -20,8 +20,13 @@ from embodied.data import layout as L
 from embodied.data.arrow import column_to_numpy
 from embodied.data.episode import Episode
 from embodied.data.images import decode_image
+from embodied.errors import UserError
 
 NON_NUMERIC = ("image", "video", "string")
+
+
+class DatasetError(ValueError, UserError):
+    """A directory is not a readable LeRobot v3.0 dataset; the message names the file and what is wrong."""
 
 
 class LeRobotDataset:
@@ -34,7 +39,7 @@ class LeRobotDataset:
         self.fps: float = self.info["fps"]
         videos = [k for k, f in self.features.items() if f.get("dtype") == "video"]
         if videos:
-            raise ValueError(
+            raise DatasetError(
                 f"{self.root / L.INFO_PATH}: features {videos} are stored as video; embodied reads inline image "
                 "features only (re-record with images, or decode the videos to image features first)"
             )
@@ -130,12 +135,14 @@ class LeRobotDataset:
         """Required columns present and ``info.json`` totals equal to what the data files hold."""
         missing = [c for c in L.REQUIRED_COLUMNS if c not in self._table.column_names]
         if missing:
-            raise ValueError(f"{self.root / 'data'}: data files lack required columns {missing}")
+            raise DatasetError(f"{self.root / 'data'}: data files lack required columns {missing}")
         absent = [k for k, f in self.features.items() if f["dtype"] == "image" and k not in self._table.column_names]
         if absent:
-            raise ValueError(f"{self.root / L.INFO_PATH} declares image features {absent} missing from the data files")
+            raise DatasetError(
+                f"{self.root / L.INFO_PATH} declares image features {absent} missing from the data files"
+            )
         if self.info.get("total_frames", self.num_frames) != self.num_frames:
-            raise ValueError(
+            raise DatasetError(
                 f"{self.root / L.INFO_PATH}: total_frames is {self.info['total_frames']} but the data files hold "
                 f"{self.num_frames} frames"
             )
@@ -148,41 +155,52 @@ class LeRobotDataset:
         stops = np.concatenate([boundaries, [len(episode_index)]])
         ranges = {int(episode_index[a]): (int(a), int(b)) for a, b in zip(starts, stops, strict=True)}
         if len(ranges) != len(starts):
-            raise ValueError(f"{self.root / 'data'}: frames of one episode are not contiguous in index order")
+            raise DatasetError(f"{self.root / 'data'}: frames of one episode are not contiguous in index order")
         first_index = int(self._numeric["index"][0]) if self.num_frames else 0
         for e, row in self.episode_meta.items():
             expected = (row.get("dataset_from_index"), row.get("dataset_to_index"))
             actual = tuple(first_index + r for r in ranges.get(e, (-1, -1)))
             if None not in expected and expected != actual:
-                raise ValueError(
+                raise DatasetError(
                     f"{self.root / L.EPISODES_DIR}: episode {e} spans index {expected} but the data puts it at {actual}"
                 )
         total = self.info.get("total_episodes", len(ranges))
         if total != len(ranges):
-            raise ValueError(f"{self.root / L.INFO_PATH}: total_episodes is {total} but the data has {len(ranges)}")
+            raise DatasetError(f"{self.root / L.INFO_PATH}: total_episodes is {total} but the data has {len(ranges)}")
         return ranges
 
 
 def read_dataset(root: str | Path) -> LeRobotDataset:
-    """Open the LeRobot v3.0 dataset at ``root`` (see ``LeRobotDataset``)."""
-    return LeRobotDataset(root)
+    """Open the LeRobot v3.0 dataset at ``root`` (see ``LeRobotDataset``); ``DatasetError`` when it cannot be read."""
+    try:
+        return LeRobotDataset(root)
+    except DatasetError:
+        raise
+    except (pa.ArrowException, UnicodeDecodeError, json.JSONDecodeError) as err:  # truncated or corrupted files
+        reason = (str(err).splitlines() or [""])[0]
+        raise DatasetError(f"{root}: unreadable LeRobot dataset ({type(err).__name__}: {reason})") from err
 
 
 def load_info(root: Path) -> dict[str, Any]:
     """``meta/info.json``, checked to exist and to declare ``codebase_version`` v3.0."""
     path = root / L.INFO_PATH
     if not path.is_file():
-        raise ValueError(f"{path} not found: {root} is not a LeRobot dataset")
-    info: dict[str, Any] = json.loads(path.read_text())
+        raise DatasetError(f"{path} not found: {root} is not a LeRobot dataset")
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DatasetError(f"{path}: not valid JSON ({err}); the file is truncated or corrupted") from None
+    if not isinstance(info, dict):
+        raise DatasetError(f"{path}: expected a JSON object, got {type(info).__name__}")
     version = info.get("codebase_version")
     if version != L.CODEBASE_VERSION:
-        raise ValueError(
+        raise DatasetError(
             f"{path}: codebase_version is {version!r}, expected {L.CODEBASE_VERSION!r} "
             "(convert older datasets with lerobot's convert_dataset_v21_to_v30)"
         )
     for key in ("fps", "features"):
         if key not in info:
-            raise ValueError(f"{path}: missing required key {key!r}")
+            raise DatasetError(f"{path}: missing required key {key!r}")
     return info
 
 
@@ -190,7 +208,7 @@ def _load_data(root: Path) -> pa.Table:
     """All data parquet files concatenated and sorted by global ``index``."""
     paths = sorted((root / "data").glob("*/*.parquet"))
     if not paths:
-        raise ValueError(f"{root / 'data'}: no data files (expected data/chunk-*/file-*.parquet)")
+        raise DatasetError(f"{root / 'data'}: no data files (expected data/chunk-*/file-*.parquet)")
     table = pa.concat_tables([pq.read_table(p) for p in paths], promote_options="permissive")
     if "index" in table.column_names:
         table = table.sort_by("index")
@@ -201,13 +219,13 @@ def _load_tasks(root: Path) -> list[str]:
     """Task texts indexed by ``task_index``; the text is pandas' index column (``task`` or unnamed)."""
     path = root / L.TASKS_PATH
     if not path.is_file():
-        raise ValueError(f"{path} not found: a LeRobot v3.0 dataset lists its tasks there")
+        raise DatasetError(f"{path} not found: a LeRobot v3.0 dataset lists its tasks there")
     table = pq.read_table(path)
     pandas_meta = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}"))
     candidates = [c for c in pandas_meta.get("index_columns", []) if isinstance(c, str)] + ["task", "__index_level_0__"]
     text_column = next((c for c in candidates if c in table.column_names), None)
     if text_column is None or "task_index" not in table.column_names:
-        raise ValueError(f"{path}: expected a task_index column and the task text, found {table.column_names}")
+        raise DatasetError(f"{path}: expected a task_index column and the task text, found {table.column_names}")
     texts, indices = table.column(text_column).to_pylist(), table.column("task_index").to_pylist()
     tasks = [""] * (max(indices) + 1 if indices else 0)
     for text, index in zip(texts, indices, strict=True):

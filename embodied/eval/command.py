@@ -1,8 +1,10 @@
 """``embodied eval CHECKPOINT --env ID --out DIR``: rollouts, VQA and plans → results.json, report.html, summary.png.
 
-The command is thin: parse (``add_eval_arguments``), check the input (``options_from_args``; mistakes are one
-line on stderr and exit code 2), run the suite (``embodied.agents.eval_suite.run_suite``, imported lazily: the core
-never imports the agents package at module level), then write ``DIR/results.json`` (``embodied.eval.results``),
+The command is thin: parse (``add_eval_arguments``: counts are range-checked by argparse), check the input
+(``options_from_args``: the checkpoint, ``--out`` writable, ``--device`` present; every mistake is a
+``UserError`` that the console script prints as one line with exit code 2), run the suite
+(``embodied.agents.eval_suite.run_suite``, imported lazily: the core never imports the agents package at module
+level), then write ``DIR/results.json`` (``embodied.eval.results``),
 ``DIR/report.html`` and ``DIR/summary.png`` (``embodied.eval.report``); GIFs of the first ``--videos`` episodes of
 each agent land in ``DIR/videos/``. It prints the key numbers and the report's path.
 """
@@ -10,10 +12,9 @@ each agent land in ``DIR/videos/``. It prints the key numbers and the report's p
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from embodied.cli_checks import int_at_least, resolve_device, writable_dir
 from embodied.eval.options import (
     BASELINES,
     SPLITS,
@@ -38,27 +39,40 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="saved model directory (RUN/STAGE/model) or a training run directory")
     parser.add_argument("--env", required=True, help="env id, e.g. embodied/PickPlace-v0")
     parser.add_argument("--out", required=True, help="output directory (results.json, report.html, summary.png)")
-    parser.add_argument("--episodes", type=int, default=20, help="episodes per agent (default 20)")
+    parser.add_argument(
+        "--episodes",
+        type=int_at_least(0),
+        default=20,
+        help="episodes per agent (default 20; 0 skips rollouts when --vqa-episodes or --plan-episodes is set)",
+    )
     parser.add_argument(
         "--split", choices=SPLITS, default="train", help="train, heldout (seeds + instructions) or heldout-seeds"
     )
-    parser.add_argument("--num-envs", type=int, default=4, help="sub-envs of the sync vector env (default 4)")
-    parser.add_argument("--seed", type=int, default=None, help="first episode seed (default: 0, heldout 1000000)")
+    parser.add_argument(
+        "--num-envs", type=int_at_least(1), default=4, help="sub-envs of the sync vector env (default 4)"
+    )
+    parser.add_argument(
+        "--seed", type=int_at_least(0), default=None, help="first episode seed (default: 0, heldout 1000000)"
+    )
     parser.add_argument(
         "--baselines", default="", help=f"comma-separated baselines to run as well: {','.join(BASELINES)}"
     )
-    parser.add_argument("--vqa-episodes", type=int, default=0, help="questions on embodied/TabletopVQA-v0")
-    parser.add_argument("--plan-episodes", type=int, default=0, help="episodes of the text-head planner")
-    parser.add_argument("--videos", type=int, default=2, help="GIFs of the first K episodes per agent (default 2)")
+    parser.add_argument("--vqa-episodes", type=int_at_least(0), default=0, help="questions on embodied/TabletopVQA-v0")
+    parser.add_argument("--plan-episodes", type=int_at_least(0), default=0, help="episodes of the text-head planner")
+    parser.add_argument(
+        "--videos", type=int_at_least(0), default=2, help="GIFs of the first K episodes per agent (default 2)"
+    )
     parser.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE", help="env option (repeatable)")
     parser.add_argument("--int8", action="store_true", help="also roll out the int8-quantised model (CPU)")
     parser.add_argument("--head", default=None, help="action head to act with (default: the model's first)")
     parser.add_argument("--device", default="auto", help="torch device for the model (default: cuda if available)")
-    parser.add_argument("--max-steps", type=int, default=None, help="cap on steps per episode (counted as failure)")
+    parser.add_argument(
+        "--max-steps", type=int_at_least(1), default=None, help="cap on steps per episode (counted as failure)"
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> EvalOptions:
-    """Checked options (``EvalInputError`` on bad input); the checkpoint is resolved to a model directory."""
+    """Checked options (a ``UserError`` on bad input); the checkpoint is resolved to a model directory."""
     try:
         model_dir = resolve_checkpoint(args.checkpoint)
     except CheckpointError as err:
@@ -66,7 +80,7 @@ def options_from_args(args: argparse.Namespace) -> EvalOptions:
     return EvalOptions(
         checkpoint=model_dir,
         env_id=args.env,
-        out=Path(args.out),
+        out=writable_dir("--out", args.out),
         split=args.split,
         episodes=args.episodes,
         num_envs=args.num_envs,
@@ -78,7 +92,7 @@ def options_from_args(args: argparse.Namespace) -> EvalOptions:
         env_kwargs=parse_env_kwargs(args.env_kwarg),
         int8=args.int8,
         head=args.head,
-        device=args.device,
+        device=resolve_device(args.device),
         max_steps=args.max_steps,
     )
 
@@ -104,19 +118,16 @@ def print_summary(results: EvalResults) -> None:
 
 
 def run_eval_command(args: argparse.Namespace) -> int:
-    """Run ``embodied eval``; exit code 0, or 2 on bad input (one line on stderr, no traceback)."""
+    """Run ``embodied eval``; exit code 0. Bad input raises a ``UserError`` (``EvalInputError``,
+    ``ModelIntegrityError``, ...) that ``embodied.cli.main`` prints as one line with exit code 2."""
     from embodied.eval.report import write_report
     from embodied.eval.results import write_results
     from embodied.eval.run_dir import learning_curves, locate_run
 
-    try:
-        options = options_from_args(args)
-        from embodied.agents.eval_suite import run_suite  # lazy: the agents package is composition
+    options = options_from_args(args)
+    from embodied.agents.eval_suite import run_suite  # lazy: the agents package is composition
 
-        results = run_suite(options)
-    except EvalInputError as err:
-        print(f"embodied eval: {err}", file=sys.stderr)
-        return 2
+    results = run_suite(options)
     write_results(results, options.out / RESULTS_FILE)
     run = locate_run(options.checkpoint)
     report = write_report(results, options.out, learning_curves(run) if run is not None else None)

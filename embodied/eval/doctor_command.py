@@ -2,17 +2,18 @@
 
 The env's action space (``--env ID --env-kwargs JSON``) is built by a callable the console script passes in
 (``embodied.cli`` imports the envs; this package never does). Exit codes: 0 nothing failed, 1 a check failed (or
-was skipped, with ``--strict``), 2 bad input — a one-line message naming the path, option or key.
+was skipped, with ``--strict``), 2 bad input — a ``UserError`` (``DoctorInputError``, an argparse range error,
+...) that ``embodied.cli.main`` prints as one line naming the path, option or key.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from typing import Any
 
+from embodied.cli_checks import int_at_least
 from embodied.eval.doctor_inputs import DoctorInputError
 
 ActionSpaceFactory = Callable[[str, dict[str, Any]], Any]
@@ -28,10 +29,16 @@ def add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--env-kwargs", default="{}", help='JSON keyword arguments of gymnasium.make, e.g. \'{"control": "primitive"}\''
     )
-    parser.add_argument("--observations", type=int, default=8, help="observations compared by image-sensitivity")
-    parser.add_argument("--samples", type=int, default=16, help="demo action samples replayed by demo-replay")
-    parser.add_argument("--episodes", type=int, default=8, help="dataset episodes read (evenly spread)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of random probe images and sampling heads")
+    parser.add_argument(
+        "--observations", type=int_at_least(1), default=8, help="observations compared by image-sensitivity"
+    )
+    parser.add_argument(
+        "--samples", type=int_at_least(1), default=16, help="demo action samples replayed by demo-replay"
+    )
+    parser.add_argument("--episodes", type=int_at_least(1), default=8, help="dataset episodes read (evenly spread)")
+    parser.add_argument(
+        "--seed", type=int_at_least(0), default=0, help="seed of random probe images and sampling heads"
+    )
     parser.add_argument("--strict", action="store_true", help="a skipped check counts as failed (exit code 1)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -43,18 +50,11 @@ def run_doctor_command(args: argparse.Namespace, make_action_space: ActionSpaceF
     from embodied.eval.doctor import DoctorOptions, exit_code, format_report, run_doctor
 
     hf_logging.disable_progress_bar()  # the table is the output; weight-loading bars would only interleave with it
-    try:
-        for name in ("observations", "samples", "episodes"):
-            if getattr(args, name) < 1:
-                raise DoctorInputError(f"--{name} must be at least 1, got {getattr(args, name)}")
-        space = None if args.env is None else _action_space(args.env, args.env_kwargs, make_action_space)
-        options = DoctorOptions(
-            observations=args.observations, samples=args.samples, episodes=args.episodes, seed=args.seed
-        )
-        report = run_doctor(args.checkpoint, data=args.data, action_space=space, options=options)
-    except DoctorInputError as err:
-        print(f"embodied: {err}", file=sys.stderr)
-        return 2
+    space = None if args.env is None else _action_space(args.env, args.env_kwargs, make_action_space)
+    options = DoctorOptions(
+        observations=args.observations, samples=args.samples, episodes=args.episodes, seed=args.seed
+    )
+    report = run_doctor(args.checkpoint, data=args.data, action_space=space, options=options)
     print(report.to_json() if args.json else format_report(report))
     return exit_code(report, strict=args.strict)
 

@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from embodied.errors import UserError
+
 if TYPE_CHECKING:
     from embodied.data import Episode, LeRobotDataset
     from embodied.models import MMLLM, MMLLMProcessor
 
 
-class DoctorInputError(ValueError):
+class DoctorInputError(ValueError, UserError):
     """The checkpoint or dataset cannot be used at all (the CLI prints it and exits with code 2)."""
 
 

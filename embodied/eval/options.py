@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 import yaml
 
+from embodied.errors import UserError
+
 __all__ = [
     "BASELINES",
     "HELDOUT_SEED",
@@ -38,7 +40,7 @@ HELDOUT_SEED = 1_000_000
 BASELINES = ("random", "scripted")
 
 
-class EvalInputError(ValueError):
+class EvalInputError(ValueError, UserError):
     """Bad input to ``embodied eval`` (missing checkpoint, unknown env id, bad kwarg, ...)."""
 
 
@@ -67,9 +69,14 @@ class EvalOptions:
     max_steps: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("episodes", "vqa_episodes", "plan_episodes", "videos"):
+        for name in ("episodes", "vqa_episodes", "plan_episodes", "videos", "seed"):
             if getattr(self, name) < 0:
                 raise EvalInputError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.episodes == 0 and not (self.vqa_episodes or self.plan_episodes):
+            raise EvalInputError(
+                "--episodes must be >= 1, got 0 (0 skips the rollouts only when --vqa-episodes or "
+                "--plan-episodes asks for another block; otherwise nothing would be evaluated)"
+            )
         if self.num_envs < 1:
             raise EvalInputError(f"--num-envs must be >= 1, got {self.num_envs}")
         if self.split not in SPLITS:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from embodied.errors import UserError
 from embodied.training.metrics import read_metrics
 
 __all__ = ["CheckpointError", "RunLocation", "learning_curves", "locate_run", "read_lineage", "resolve_checkpoint"]
@@ -29,7 +30,7 @@ LINEAGE_FILE = "lineage.json"
 Curves = dict[str, dict[str, list[tuple[int, float]]]]
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ValueError, UserError):
     """The checkpoint argument is not a saved model or a run directory; the message says what was found."""
 
 

@@ -222,7 +222,12 @@ class MMLLM(PreTrainedModel):
 
     # ----------------------------------------------------------------------------------------- save / load
     def save_pretrained(self, save_directory: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        """Weights (safetensors), config and tokenizer; the saved config never needs the source paths."""
+        """Weights (safetensors), config, tokenizer and processor, sealed by a sha256 ``manifest.json``.
+
+        The saved config never needs the source paths. The manifest (``embodied.models.integrity``) is written
+        last; code that adds files to the directory afterwards calls ``write_model_manifest(dir)`` again.
+        """
+        from embodied.models.integrity import write_model_manifest
         from embodied.models.persistence import portable_spec
 
         original = self.config.spec
@@ -233,14 +238,23 @@ class MMLLM(PreTrainedModel):
             self.config.spec = original
         self.tokenizer.save_pretrained(save_directory)
         self.processor.save_pretrained(save_directory)
+        write_model_manifest(save_directory)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any) -> MMLLM:  # type: ignore[override]
-        """Load a saved model from a local directory (never remote code, never pickle)."""
+        """Load a saved model from a local directory (never remote code, never pickle).
+
+        The directory is checked against its ``manifest.json`` first (``verify_model_dir``: a changed, missing
+        or unlisted file is a ``ModelIntegrityError`` naming it; a model saved before manifests loads with a
+        warning). ``verify_integrity=False`` skips the check for a caller that has just run it.
+        """
+        from embodied.models.integrity import verify_model_dir
         from embodied.models.persistence import load_saved_tokenizer
 
         if kwargs.get("trust_remote_code"):
             raise ValueError("embodied never runs remote code: trust_remote_code must stay False")
+        if kwargs.pop("verify_integrity", True):
+            verify_model_dir(pretrained_model_name_or_path)
         kwargs.setdefault("tokenizer", load_saved_tokenizer(pretrained_model_name_or_path))
         kwargs["use_safetensors"] = True
         model: MMLLM = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)

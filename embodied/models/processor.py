@@ -43,6 +43,9 @@ class MMLLMProcessor:
         self.streams = dict(streams)
         self.mean = np.asarray(spec.image_mean, dtype=np.float32).reshape(3, 1, 1)
         self.std = np.asarray(spec.image_std, dtype=np.float32).reshape(3, 1, 1)
+        # prompt → token ids: the chat template and tokenizer are deterministic, and RL re-encodes the same
+        # prompts every step (bounded, so a stream of distinct prompts cannot grow it without limit)
+        self._prompt_ids: dict[str, list[int]] = {}
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``processor_config.json`` (spec + stream slots) and the tokenizer."""
@@ -110,6 +113,15 @@ class MMLLMProcessor:
         text: str = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return text
 
+    def prompt_ids(self, prompt: str) -> list[int]:
+        """Token ids of the chat-formatted ``prompt`` (cached per processor, up to 4096 distinct prompts)."""
+        ids = self._prompt_ids.get(prompt)
+        if ids is None:
+            ids = list(self.tokenizer(self.prompt_text(prompt), add_special_tokens=False)["input_ids"])
+            if len(self._prompt_ids) < 4096:
+                self._prompt_ids[prompt] = ids
+        return list(ids)
+
     def encode_text(self, prompts: Sequence[str], targets: Sequence[Target] | None = None) -> dict[str, Any]:
         """Tokenise prompts (+ targets) into left-padded ``input_ids``, ``attention_mask``, ``labels``."""
         targets = list(targets) if targets is not None else [None] * len(prompts)
@@ -117,7 +129,7 @@ class MMLLMProcessor:
             raise ValueError(f"got {len(prompts)} prompts but {len(targets)} targets")
         rows, labels = [], []
         for prompt, target in zip(prompts, targets, strict=True):
-            ids = self.tokenizer(self.prompt_text(prompt), add_special_tokens=False)["input_ids"]
+            ids = self.prompt_ids(prompt)
             tgt = self._target_ids(target)
             rows.append(ids + tgt)
             labels.append([IGNORE] * len(ids) + tgt)

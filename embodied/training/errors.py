@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from embodied.errors import UserError
 
-class TrainingError(RuntimeError):
-    """Raised by the trainer when a run must stop; the message names the step and the cause."""
+
+class TrainingError(RuntimeError, UserError):
+    """Raised by the trainer when a run must stop; the message names the step and the cause (CLI exit code 2)."""

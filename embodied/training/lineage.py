@@ -36,7 +36,7 @@ def write_lineage(
     kind: str,
     parent: Path | None,
     resumed_from: Path | None,
-    dataset: Path,
+    dataset: Path | None,
     config: BaseModel,
 ) -> Path:
     """Write ``stage_dir/lineage.json`` and return its path."""
@@ -46,7 +46,9 @@ def write_lineage(
         "model": str((stage_dir / "model").resolve()),
         "parent": None if parent is None else str(parent.resolve()),
         "resumed_from": None if resumed_from is None else str(resumed_from.resolve()),
-        "dataset": {"path": str(dataset.resolve()), "info_sha256": file_sha256(dataset / "meta" / "info.json")},
+        "dataset": None
+        if dataset is None
+        else {"path": str(dataset.resolve()), "info_sha256": file_sha256(dataset / "meta" / "info.json")},
         "config_sha256": config_sha256(config),
     }
     path = stage_dir / LINEAGE_FILE

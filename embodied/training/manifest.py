@@ -13,31 +13,48 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from embodied.errors import UserError
+from embodied.file_integrity import (
+    FileEntry,
+    canonical_manifest_bytes,
+    fsync_dir,
+    hash_file,
+    looks_like_pickle,
+    sync_file,
+    write_synced,
+)
+
+__all__ = [
+    "MANIFEST",
+    "CheckpointError",
+    "FileEntry",
+    "Manifest",
+    "fsync_dir",
+    "hash_file",
+    "looks_like_pickle",
+    "read_verified",
+    "scan_directory",
+    "step_of",
+    "sync_file",
+    "verify_directory",
+    "write_manifest",
+    "write_synced",
+]
 
 MANIFEST = "manifest.json"
 FORMAT = "embodied-checkpoint"
 VERSION = 1
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"})
-_CHUNK = 1 << 20
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(RuntimeError, UserError):
     """A checkpoint cannot be written or trusted; the message names the file and what is wrong."""
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    """One file of a checkpoint as the manifest records it."""
-
-    sha256: str
-    size: int
 
 
 @dataclass(frozen=True)
@@ -48,60 +65,10 @@ class Manifest:
     files: dict[str, FileEntry]
 
 
-def looks_like_pickle(head: bytes) -> bool:
-    """True when ``head`` starts with a pickle protocol 2–5 header (``\\x80`` then the protocol byte)."""
-    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
-
-
 def step_of(name: str) -> int | None:
     """The step of a ``step-000123`` directory name, ``None`` for any other name."""
     match = _STEP_DIR.match(name)
     return int(match.group(1)) if match else None
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a directory's entries (created, renamed files) durable; a no-op where directories cannot be opened."""
-    if not hasattr(os, "O_DIRECTORY"):  # Windows: directory handles cannot be fsynced
-        return
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def sync_file(path: Path) -> None:
-    """Flush a file written by another library (safetensors) to stable storage."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_synced(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new file and fsync it before returning."""
-    with open(path, "xb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def hash_file(path: Path) -> FileEntry:
-    """sha256 and size of a file, read in chunks so large shards never sit in memory twice."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return FileEntry(digest.hexdigest(), size)
-
-
-def _manifest_bytes(body: dict[str, Any]) -> bytes:
-    """Canonical serialisation; the checksum covers the body without the ``checksum`` key."""
-    checksum = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    return (json.dumps({**body, "checksum": checksum}, sort_keys=True, indent=2) + "\n").encode("ascii")
 
 
 def write_manifest(directory: Path, step: int) -> Manifest:
@@ -113,7 +80,7 @@ def write_manifest(directory: Path, step: int) -> Manifest:
         "step": step,
         "files": {name: {"sha256": e.sha256, "size": e.size} for name, e in files.items()},
     }
-    write_synced(directory / MANIFEST, _manifest_bytes(body))
+    write_synced(directory / MANIFEST, canonical_manifest_bytes(body))
     return Manifest(step, files)
 
 
@@ -144,7 +111,7 @@ def _parse_manifest(path: Path) -> Manifest:
         raw = path.read_bytes()
         data = json.loads(raw.decode("ascii"))
         body = {key: value for key, value in data.items() if key != "checksum"}
-        if raw != _manifest_bytes(body):  # covers the stored checksum too: it is part of the canonical bytes
+        if raw != canonical_manifest_bytes(body):  # covers the stored checksum too: it is part of the canonical bytes
             raise CheckpointError(f"{path}: manifest checksum or canonical form does not match its content")
         if body.get("format") != FORMAT or body.get("version") != VERSION:
             raise CheckpointError(f"{path}: not an {FORMAT} v{VERSION} manifest")

@@ -46,6 +46,8 @@ from embodied.training.errors import TrainingError
 from embodied.training.feature_cache import frozen_feature_cache
 from embodied.training.lineage import write_lineage
 from embodied.training.preference import DPOSettings, PreferenceModel, preference_batch
+from embodied.training.rl.stage import EnvFactory, build_rl_trainer, save_value_head
+from embodied.training.rl.trainer import RLTrainer
 from embodied.training.settings import LoopSettings
 from embodied.training.trainer import Trainer, TrainerSettings
 from embodied.training.vqa_pairs import PreferencePair, vqa_preference_pairs
@@ -60,10 +62,19 @@ _MODEL_TMP = ".model-tmp"
 
 
 def run_stages(
-    config: ExperimentConfig, dataset_root: str | Path, run_dir: str | Path, resume: str | Path | None = None
+    config: ExperimentConfig,
+    dataset_root: str | Path | None,
+    run_dir: str | Path,
+    resume: str | Path | None = None,
+    env_factory: EnvFactory | None = None,
 ) -> list[Path]:
-    """Train every stage of ``config`` on the dataset at ``dataset_root``; the saved model directory per stage."""
-    dataset_root, run_dir = Path(dataset_root), Path(run_dir)
+    """Train every stage of ``config`` on the dataset at ``dataset_root``; the saved model directory per stage.
+
+    ``rl`` stages roll out in envs made by ``env_factory`` (``embodied.agents.rl_envs.make_rl_envs``); a config
+    whose stages are all ``rl`` needs no dataset (``dataset_root`` may be ``None``).
+    """
+    run_dir = Path(run_dir)
+    dataset = None if dataset_root is None else Path(dataset_root)
     if not config.stages:
         raise TrainingError("the config has no stages to run")
     if resume is None:
@@ -76,9 +87,14 @@ def run_stages(
     run_dir.mkdir(parents=True, exist_ok=True)
     if is_main_process():
         save_config(config, run_dir / CONFIG_FILE)
-    episodes = read_dataset(dataset_root).episodes()
-    _check_dataset(config, episodes, dataset_root)
-    episodes, heldout = _split_heldout(episodes, config.data.heldout_episodes)
+    episodes: list[Episode] = []
+    heldout: list[Episode] = []
+    if any(stage.kind != "rl" for stage in config.stages):
+        if dataset is None:
+            raise TrainingError("the config's align/instruct/preference stages need a dataset (dataset_root)")
+        episodes = read_dataset(dataset).episodes()
+        _check_dataset(config, episodes, dataset)
+        episodes, heldout = _split_heldout(episodes, config.data.heldout_episodes)
     parent: Path | None = None
     models = []
     for stage in config.stages:
@@ -87,17 +103,18 @@ def run_stages(
             logger.info("stage %r is finished (%s exists): skipped", stage.name, stage_dir / MODEL_DIR)
         else:
             model = _load_model(config, parent)
-            resumed = _train_stage(config, stage, model, (episodes, heldout), stage_dir, resume)
+            trainer = _stage_trainer(config, stage, model, (episodes, heldout), stage_dir, (env_factory, parent))
+            resumed = _run_trainer(trainer, model, stage, resume)
             resume = "auto" if resume is not None else None  # an explicit checkpoint belongs to the first stage run
             if is_main_process():
-                _save_model(model, stage_dir)
+                _save_model(model, stage_dir, trainer)
                 write_lineage(
                     stage_dir,
                     stage=stage.name,
                     kind=stage.kind,
                     parent=parent,
                     resumed_from=resumed,
-                    dataset=dataset_root,
+                    dataset=dataset,
                     config=config,
                 )
             wait_for_everyone()  # the next stage loads this model on every process
@@ -133,25 +150,30 @@ def _split_heldout(episodes: list[Episode], count: int) -> tuple[list[Episode], 
     return (episodes[: len(episodes) - count], episodes[len(episodes) - count :]) if count else (episodes, [])
 
 
-def _train_stage(
+def _stage_trainer(
     config: ExperimentConfig,
     stage: StageSpec,
     model: MMLLM,
     data: tuple[Sequence[Episode], Sequence[Episode]],
     stage_dir: Path,
-    resume: str | Path | None,
-) -> Path | None:
-    """Apply the stage's policy, build its data and run the Trainer; the checkpoint it resumed from, if any."""
+    rl: tuple[EnvFactory | None, Path | None],
+) -> Trainer:
+    """Apply the stage's policy and build its data and Trainer (``rl``: envs from the factory, the parent's
+    value head)."""
     episodes, heldout = data
     policy = {**config.model.trainable, **stage.trainable}
     apply_policy(model.component_groups(), policy, model.backbone)
     logger.info("stage %r (%s)\n%s", stage.name, stage.kind, trainable_table(model.component_groups(), policy))
     settings = TrainerSettings(**stage.model_dump(include=set(LoopSettings.model_fields)), stage=stage.name)
-    trainer = (
-        _preference_trainer(stage, settings, model, episodes, stage_dir)
-        if stage.kind == "preference"
-        else _supervised_trainer(stage, settings, model, (episodes, heldout), stage_dir)
-    )
+    if stage.kind == "rl":
+        return build_rl_trainer(stage, settings, model, stage_dir, *rl)
+    if stage.kind == "preference":
+        return _preference_trainer(stage, settings, model, episodes, stage_dir)
+    return _supervised_trainer(stage, settings, model, (episodes, heldout), stage_dir)
+
+
+def _run_trainer(trainer: Trainer, model: MMLLM, stage: StageSpec, resume: str | Path | None) -> Path | None:
+    """Resume (when asked) and train; the checkpoint it resumed from, if any."""
     resumed = trainer.resume(resume) if resume is not None else None
     with frozen_feature_cache(model, enabled=stage.feature_cache):
         trainer.train()
@@ -206,11 +228,14 @@ def _preference_trainer(
     return Trainer(wrapper, settings, pairs, stage_dir, collate=collate)
 
 
-def _save_model(model: MMLLM, stage_dir: Path) -> Path:
-    """``save_pretrained`` into a temporary directory, then rename it to ``model/`` (the stage's finish mark)."""
+def _save_model(model: MMLLM, stage_dir: Path, trainer: Trainer | None = None) -> Path:
+    """``save_pretrained`` into a temporary directory, then rename it to ``model/`` (the stage's finish mark);
+    an rl stage's value head is saved beside the weights."""
     tmp, final = stage_dir / _MODEL_TMP, stage_dir / MODEL_DIR
     if tmp.exists():
         shutil.rmtree(tmp)
     model.save_pretrained(tmp)
+    if isinstance(trainer, RLTrainer):
+        save_value_head(trainer.policy, tmp)
     tmp.rename(final)
     return final

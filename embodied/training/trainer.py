@@ -40,7 +40,7 @@ from embodied.training.data_order import Collate, DataOrder
 from embodied.training.distributed import mean_over_processes, use_cpu
 from embodied.training.errors import TrainingError
 from embodied.training.metrics import MetricsWriter
-from embodied.training.nonfinite import NonFiniteGuard, find_nonfinite
+from embodied.training.nonfinite import NonFiniteGuard, NonFiniteReport, find_nonfinite
 from embodied.training.rng import capture_rng, restore_rng
 from embodied.training.schedule import build_scheduler
 from embodied.training.settings import TrainerSettings
@@ -75,11 +75,14 @@ class Trainer:
     torch from ``settings.seed`` on construction (a resume then restores the saved states).
     """
 
+    #: the checkpoint's ``trainer_state.json`` schema (subclasses add fields)
+    state_class: type[TrainerState] = TrainerState
+
     def __init__(
         self,
         model: nn.Module,
         settings: TrainerSettings,
-        train_data: Sequence[Any],
+        train_data: Sequence[Any] | None,
         run_dir: str | os.PathLike[str],
         eval_data: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
         collate: Collate | None = None,
@@ -101,17 +104,22 @@ class Trainer:
         self._optimizer = torch.optim.AdamW(self._param_groups(), lr=settings.lr)
         self.scheduler = build_scheduler(self._optimizer, settings.warmup_steps, settings.max_steps)
         self.model, self.optimizer = self.accelerator.prepare(model, self._optimizer)
-        self.data = DataOrder(
-            train_data,
-            settings.seed,
-            collate,
-            settings.batch_size if collate else 1,
-            num_shards=self.accelerator.num_processes,
-            shard=self.accelerator.process_index,
+        # ``None``: a subclass makes its own data each step (the rl stage's rollouts)
+        self.data = (
+            None
+            if train_data is None
+            else DataOrder(
+                train_data,
+                settings.seed,
+                collate,
+                settings.batch_size if collate else 1,
+                num_shards=self.accelerator.num_processes,
+                shard=self.accelerator.process_index,
+            )
         )
         self.eval_data = eval_data
         self.collate = collate
-        self.state = TrainerState(stage=settings.stage, seed=settings.seed)
+        self.state = self.state_class(stage=settings.stage, seed=settings.seed)
         self.guard = NonFiniteGuard(settings.max_nonfinite, self.run_dir)
         self.metrics = MetricsWriter(self.run_dir, settings.tensorboard)
         self.termination = TerminationFlag()
@@ -161,10 +169,9 @@ class Trainer:
             self.metrics.close()
         return self.state
 
-    def _train_step(self) -> dict[str, Any]:
-        """One optimizer update; a non-finite loss or gradient skips it before ``optimizer.step()``."""
-        metrics = mean_over_processes(self._accumulate())
-        lr = float(self.scheduler.get_last_lr()[0])
+    def _apply_gradients(self, metrics: Mapping[str, float]) -> tuple[NonFiniteReport | None, float]:
+        """Clip and apply the accumulated gradients, unless ``metrics`` or a gradient is non-finite (then the
+        update is skipped and counted by the guard, which stops the stage after ``max_nonfinite`` in a row)."""
         params = [p for _, p in self._named_trainable]
         grad_norm = float(torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None]))
         report = find_nonfinite(self.state.step + 1, metrics, grad_norm, self._named_trainable)
@@ -172,12 +179,21 @@ class Trainer:
             if self.settings.max_grad_norm is not None:
                 self.accelerator.clip_grad_norm_(params, self.settings.max_grad_norm)
             self.optimizer.step()
-            self.scheduler.step()  # skipped steps do not advance the schedule either (as in HF Trainer)
         self.optimizer.zero_grad(set_to_none=True)
-        self.state.step += 1
-        self.state.epoch, self.state.index = self.data.epoch, self.data.index
         self.guard.record(report, self.settings.stage)
         self.state.skipped_steps, self.state.nonfinite_streak = self.guard.skipped, self.guard.streak
+        return report, grad_norm
+
+    def _train_step(self) -> dict[str, Any]:
+        """One optimizer update; a non-finite loss or gradient skips it before ``optimizer.step()``."""
+        assert self.data is not None
+        metrics = mean_over_processes(self._accumulate())
+        lr = float(self.scheduler.get_last_lr()[0])
+        report, grad_norm = self._apply_gradients(metrics)
+        if report is None:
+            self.scheduler.step()  # skipped steps do not advance the schedule either (as in HF Trainer)
+        self.state.step += 1
+        self.state.epoch, self.state.index = self.data.epoch, self.data.index
         base = {"step": self.state.step, "stage": self.settings.stage, "split": "train", "epoch": self.state.epoch}
         return {
             **base,
@@ -190,6 +206,7 @@ class Trainer:
 
     def _accumulate(self) -> dict[str, float]:
         """Forward and backward over ``grad_accum`` micro-batches; the mean of their metrics (``loss`` included)."""
+        assert self.data is not None
         sums: dict[str, float] = {}
         for _ in range(self.settings.grad_accum):
             batch = send_to_device(self.data.next_batch(), self.accelerator.device)
@@ -283,13 +300,22 @@ class Trainer:
                 self._optimizer,
                 self.scheduler,
                 self.state.model_dump(),
-                capture_rng({DATA_GENERATOR: self.data.generator}),
+                capture_rng(self._generators()),
                 retention=self.settings.keep_checkpoints,
             )
             logger.info("checkpoint %s", path)
         self._last_saved = self.state.step
         self.accelerator.wait_for_everyone()
         return path
+
+    def _generators(self) -> dict[str, torch.Generator]:
+        """Named generators a checkpoint saves beside the global RNGs (the data order's)."""
+        return {} if self.data is None else {DATA_GENERATOR: self.data.generator}
+
+    def _restore_position(self, state: TrainerState) -> None:
+        """Put the data where the checkpoint's ``state`` says (before the RNG states are restored)."""
+        if self.data is not None:
+            self.data.seek(state.epoch, state.index)
 
     def resume(self, checkpoint: str | os.PathLike[str] = "auto") -> Path | None:
         """Restore everything from ``checkpoint`` (a directory, or ``"auto"``: the newest in ``run_dir``).
@@ -303,7 +329,7 @@ class Trainer:
             return None
         saved = load_checkpoint(path)
         try:
-            state = TrainerState.model_validate(saved.trainer_state)
+            state = self.state_class.model_validate(saved.trainer_state)
         except ValidationError as error:
             raise TrainingError(f"{path}: trainer_state.json is not a trainer state ({error})") from error
         if (state.stage, state.seed) != (self.settings.stage, self.settings.seed):
@@ -314,8 +340,8 @@ class Trainer:
         self.accelerator.unwrap_model(self.model).load_state_dict(saved.model_state)
         restore_optimizer(self._optimizer, saved)
         restore_scheduler(self.scheduler, saved)
-        self.data.seek(state.epoch, state.index)
-        restore_rng(saved.rng, {DATA_GENERATOR: self.data.generator})
+        self._restore_position(state)
+        restore_rng(saved.rng, self._generators())
         self.state = state
         self.guard.skipped, self.guard.streak = state.skipped_steps, state.nonfinite_streak
         self._last_saved = state.step

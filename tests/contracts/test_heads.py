@@ -181,7 +181,7 @@ def log_prob_inputs(head: Head, backbone: Backbone) -> tuple[torch.Tensor, torch
             new = generate(backbone, head, prompt, do_sample=False)
         # the states before each generated token: positions L-1 … L+K-2 of the teacher-forced sequence
         hidden = hidden_states(backbone, torch.cat([prompt, new], dim=1))[:, PROMPT - 1 : -1]
-        return head.predict(new), hidden
+        return (new if not head.chunk_length else head.predict(new)), hidden  # text heads score token ids
     hidden = hidden_states(backbone, prompt, head.query_embeddings())[:, -head.num_queries :]
     # off the predicted mode (where an L1/Laplace density has no gradient), still inside [-1, 1]
     off_mode = head.predict(hidden.detach()) + 0.1 * torch.randn(BATCH, head.chunk_length, ACTION_DIM)
@@ -191,9 +191,6 @@ def log_prob_inputs(head: Head, backbone: Backbone) -> tuple[torch.Tensor, torch
 @pytest.mark.parametrize("name", NAMES)
 def test_log_prob_is_per_sample_where_defined(name: str) -> None:
     backbone, head = setup(name)
-    if not head.chunk_length:
-        assert not head.has_log_prob
-        return
     if head.uses_dense_features:  # log_prob of the predicted location indices, given the same maps
         _, batch = loss_inputs(head, backbone)
         hidden = hidden_states(backbone, batch["input_ids"], head.query_embeddings())[:, -head.num_queries :]

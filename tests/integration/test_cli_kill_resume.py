@@ -42,7 +42,12 @@ def train(data: Path, run: Path, *extra: str) -> None:
 
 def kill_after_checkpoint(data: Path, run: Path, checkpoint: Path, timeout: float = 120.0) -> None:
     args = ["train", str(TINY), *OVERRIDES, "--run-dir", str(run), "--data", str(data)]
-    process = subprocess.Popen(command(*args), cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    kill_after_checkpoint_args(command(*args), checkpoint, timeout)
+
+
+def kill_after_checkpoint_args(args: list[str], checkpoint: Path, timeout: float = 120.0) -> None:
+    """Run ``args``, SIGKILL it as soon as ``checkpoint`` exists."""
+    process = subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout
     while not checkpoint.is_dir():
         if process.poll() is not None:

@@ -130,7 +130,7 @@ def test_eval_heldout_split(run_dir: Path, tmp_path: Path) -> None:
 def test_missing_checkpoint_is_one_line_exit_2(tmp_path: Path) -> None:
     result = embodied_eval(str(tmp_path / "nope"), "--env", ENV, "--out", str(tmp_path / "out"))
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"embodied eval: checkpoint {tmp_path / 'nope'} does not exist"]
+    assert result.stderr.strip().splitlines() == [f"embodied: checkpoint {tmp_path / 'nope'} does not exist"]
     assert not (tmp_path / "out").exists()
 
 
@@ -143,7 +143,8 @@ def test_missing_checkpoint_is_one_line_exit_2(tmp_path: Path) -> None:
         (["--env", ENV, "--env-kwarg", "control=joystick"], "control must be one of"),
         (["--env", ENV, "--baselines", "oracle"], "unknown baseline(s) ['oracle']"),
         (["--env", ENV, "--head", "text"], "--head 'text' is not an action head"),
-        (["--env", ENV, "--episodes", "-1"], "--episodes must be >= 0"),
+        (["--env", ENV, "--episodes", "-1"], "argument --episodes: expected an integer >= 0, got -1"),
+        (["--env", ENV, "--episodes", "0"], "--episodes must be >= 1, got 0"),
         (["--env", ENV, "--plan-episodes", "1", "--env-kwarg", "control=ee_delta"], "needs a tabletop task with"),
         (["--env", ENV, "--env-kwarg", "control=ee_delta"], "takes 4-d actions but the model's action head gives 7-d"),
         (["--env", "embodied/TabletopVQA-v0"], "takes Text actions but the model's action head gives 7-d"),
@@ -154,5 +155,5 @@ def test_bad_input_is_one_line_exit_2(
 ) -> None:
     assert main(["eval", str(run_dir), *args, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("embodied eval: ") and message in err[0], err
+    assert len(err) == 1 and err[0].startswith("embodied: ") and message in err[0], err
     assert not (tmp_path / "out").exists()

@@ -28,7 +28,7 @@ from embodied.models.backbones.tiny import DEFAULT_BACKBONE_CONFIG
 from embodied.models.context import BuildContext
 from embodied.models.tokenizer import prepare_loaded_tokenizer, train_bpe_tokenizer
 from embodied.models.tokenizer_corpus import default_corpus
-from embodied.registry import ComponentSettings
+from embodied.registry import ComponentSettings, SettingsIssue
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # keys of ``PretrainedConfig.to_dict()`` that record where and with what a model was saved, not its shape
@@ -66,6 +66,12 @@ class HFCausalLMSettings(ComponentSettings):
         if self.config is not None and not isinstance(self.config.get("model_type"), str):
             raise ValueError("config needs a model_type (e.g. llama, qwen2, gemma, phi3, gpt2)")
         return self
+
+    def nested_issues(self) -> list[SettingsIssue]:
+        """``config`` built and checked by transformers, then its sizes (``embodied.models.hf_config_check``)."""
+        from embodied.models.hf_config_check import BACKBONE_SIZES, hf_config_issues
+
+        return [] if self.config is None else hf_config_issues(self.config, BACKBONE_SIZES, "text")
 
 
 @BACKBONES.register("hf-causal-lm", HFCausalLMSettings)
@@ -304,6 +310,10 @@ def _build_from_config(settings: HFCausalLMSettings, given: Any) -> tuple[nn.Mod
     """A freshly initialised model from ``settings.config`` and its tokenizer (trained here unless given)."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
+    issues = settings.nested_issues()
+    if issues:
+        where = ", ".join(f"{'.'.join(map(str, i.key))}: expected {i.expected}, got {i.given}" for i in issues)
+        raise ValueError(f"invalid backbone config: {where}")
     config = dict(settings.config or {})
     tokenizer = given
     if tokenizer is None:

@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 
 from embodied.models.context import BuildContext
 from embodied.models.encoders.base import ENCODERS, Encoder
-from embodied.registry import ComponentSettings
+from embodied.registry import ComponentSettings, SettingsIssue
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -55,6 +55,12 @@ class HFVisionSettings(ComponentSettings):
         if self.config is not None and not isinstance(self.config.get("model_type"), str):
             raise ValueError("hf-vision 'config' needs a 'model_type' string, e.g. 'siglip_vision_model'")
         return self
+
+    def nested_issues(self) -> list[SettingsIssue]:
+        """``config`` built and checked by transformers, then its sizes (``embodied.models.hf_config_check``)."""
+        from embodied.models.hf_config_check import VISION_SIZES, hf_config_issues
+
+        return [] if self.config is None else hf_config_issues(self.config, VISION_SIZES, "vision")
 
 
 def build_vision_tower(settings: HFVisionSettings, image_size: int) -> PreTrainedModel:

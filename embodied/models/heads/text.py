@@ -33,6 +33,8 @@ class TextSettings(ComponentSettings):
 class TextHead(VocabularyHead):
     """Plans and answers through the LM's vocabulary (causal LM loss, decoded text)."""
 
+    has_log_prob = True  # per token, under the same vocabulary constraint generation uses (RL on answers/plans)
+
     def __init__(self, settings: TextSettings, ctx: BuildContext) -> None:
         super().__init__()
         self.settings = settings
@@ -69,6 +71,16 @@ class TextHead(VocabularyHead):
         loss = F.cross_entropy(logits, gold)
         accuracy = (logits.argmax(dim=-1) == gold).float().mean()
         return loss, {"loss": float(loss.detach()), "accuracy": float(accuracy), "tokens": float(gold.numel())}
+
+    def log_prob(self, actions: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """``log π(tokens)`` ``[B]``: token ids ``actions [B, L]`` scored by the states before each of them
+        ``hidden [B, L, D]`` (teacher-forced), under ``constrain_logits``."""
+        if actions.shape != hidden.shape[:2]:
+            raise ValueError(
+                f"expected token ids [B, L] and hidden [B, L, D], got {tuple(actions.shape)}, {tuple(hidden.shape)}"
+            )
+        logits = self.constrain_logits(self.backbone.logits(hidden).float())
+        return torch.log_softmax(logits, dim=-1).gather(-1, actions.long()[..., None])[..., 0].sum(-1)
 
     def predict(self, hidden: torch.Tensor, **kwargs: Any) -> list[str]:
         """Generated token ids ``[B, L]`` → one string per row (special tokens such as EOS dropped)."""

@@ -18,6 +18,7 @@ import torch
 from embodied.config import ModelSpec
 from embodied.data import Episode, make_samples, to_batch, write_dataset
 from embodied.models import MMLLM, MMLLMConfig
+from embodied.models.integrity import write_model_manifest
 from embodied.training.lineage import write_lineage
 from tests.factory import ENCODER_SPECS, tiny_spec
 
@@ -84,10 +85,12 @@ def copy_model(model_dir: Path, dest: Path) -> Path:
 
 
 def edit_json(path: Path, edit: Any) -> None:
-    """Rewrite the JSON file at ``path`` with ``edit(payload)`` applied in place."""
+    """Rewrite the JSON file at ``path`` with ``edit(payload)`` applied in place, then re-seal the saved model's
+    manifest: these edits plant mismatches for the doctor to find, not corruption for the integrity check."""
     payload = json.loads(path.read_text(encoding="utf-8"))
     edit(payload)
     path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    write_model_manifest(path.parent)
 
 
 def swap_action_tokens(model_dir: Path, a: str, b: str) -> None:

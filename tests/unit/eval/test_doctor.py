@@ -17,6 +17,7 @@ from embodied.eval.doctor_replay import check_demo_replay
 from embodied.eval.doctor_sensitivity import check_image_sensitivity, probe_observations
 from embodied.eval.doctor_tokens import check_action_tokens
 from embodied.models import MMLLM, MMLLMConfig, MMLLMProcessor
+from embodied.models.integrity import write_model_manifest
 from tests.factory import HEAD_SPECS
 from tests.unit.eval import doctor_support as support
 
@@ -140,6 +141,7 @@ def test_changed_image_mean_fails_preprocessing_parity(copy: Path, run: tuple[Pa
 
 def test_missing_processor_config_fails_preprocessing_parity(copy: Path) -> None:
     (copy / "processor_config.json").unlink()
+    write_model_manifest(copy)  # a model saved without a processor, not a damaged one
     evidence = results(run_doctor(copy))["preprocessing-parity"].evidence
     assert "no usable processor_config.json" in evidence and "not found" in evidence
 
