@@ -22,6 +22,7 @@ BENCHMARKS = {
     "decode": "embodied.bench.decode",
     "envs": "embodied.bench.envs",
     "pointer": "embodied.bench.pointer",
+    "rl": "embodied.bench.rl",
     "trainer": "embodied.bench.trainer",
 }
 

@@ -54,6 +54,22 @@ def train(*extra: str, run: str = "{tmp}/run") -> tuple[str, ...]:
     return ("train", TINY, "--run-dir", run, *extra)
 
 
+CARTPOLE = str(ROOT / "configs/experiment/cartpole-ppo.yaml")
+
+
+def train_rl(*extra: str) -> tuple[str, ...]:
+    """An rl-only experiment (no dataset): a few tiny iterations on CartPole."""
+    return (
+        "train",
+        CARTPOLE,
+        "--run-dir",
+        "{tmp}/rl-run",
+        "stages.0.max_steps=1",
+        "stages.0.rl.rollout_steps=2",
+        *extra,
+    )
+
+
 CASES: list[Case] = [
     # ---- the seven rows of issue 16
     Case("eval-truncated-weights", eval_(model="{truncated}"), "model.safetensors"),
@@ -101,6 +117,13 @@ CASES: list[Case] = [
     Case("train-started-without-resume", train("--data", "{dataset}", run="{started_run}"), "--resume auto"),
     Case("train-bad-override", train("--data", "{dataset}", "stages.0.max_steps=-1"), "stages.0.max_steps"),
     Case("train-hidden-size", train("--data", "{dataset}", "model.backbone.config.hidden_size=-5"), "hidden_size"),
+    # ---- rl stages (issue 10): head without log-prob, unknown env, action space, reward key, algorithm
+    Case("rl-head-without-log-prob", train_rl("model.heads={action: {kind: diffusion, chunk: 2}}"), "stages.0.rl.head"),
+    Case("rl-unknown-env", train_rl("stages.0.rl.env=NoSuchEnv-v9"), "rl.env 'NoSuchEnv-v9'"),
+    Case("rl-action-space", train_rl("stages.0.rl.adapter=null"), "Discrete(2)"),
+    Case("rl-reward-key", train_rl("stages.0.rl.reward=success", "stages.0.rl.success_key=is_success"), "is_success"),
+    Case("rl-unknown-algorithm", train_rl("stages.0.rl.algorithm.kind=ppx"), "did you mean 'ppo'"),
+    Case("rl-bad-algorithm-value", train_rl("stages.0.rl.algorithm.clip_coef=-1"), "stages.0.rl.algorithm.clip_coef"),
     # ---- quickstart
     Case("quickstart-config-nonexistent", ("quickstart", "{tmp}/nonexistent.yaml"), "nonexistent.yaml"),
     Case("quickstart-run-dir-unwritable", ("quickstart", TINY, "--run-dir", "{file}/run"), "--run-dir"),

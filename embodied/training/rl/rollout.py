@@ -228,8 +228,9 @@ class Collector:
             return reward * self.spec.reward_scale
         key = self.spec.success_key
         if key not in info:
+            keys = sorted(k for k in info if not k.startswith("_"))
             raise TrainingError(
-                f"rl.reward is 'success' but the env's step info has no {key!r} (it has {sorted(k for k in info if not k.startswith('_'))}); "
+                f"rl.reward is 'success' but the env's step info has no {key!r} (it has {keys}); "
                 "set rl.success_key to the key that marks success, or rl.reward: env"
             )
         return np.array([float(bool(_info_value(info, key, i))) for i in range(self.num_envs)]) * self.spec.reward_scale

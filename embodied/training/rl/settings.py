@@ -50,7 +50,8 @@ class RLSpec(BaseModel):
     reward_scale: float = Field(1.0, gt=0, description="multiplies every reward before the update")
     truncation: TruncationMode = Field(
         "bootstrap",
-        description="bootstrap: a time-out adds γ·V(final obs) (stable-baselines3); terminate: as a termination (CleanRL)",
+        description="bootstrap: a time-out adds γ·V(final obs) (stable-baselines3); "
+        "terminate: treat it as a termination (CleanRL)",
     )
     seed: int = Field(0, ge=0, description="first episode seed; episode k of the run gets seed + k")
     eval_episodes: int = Field(0, ge=0, description="greedy episodes on held-out seeds at every eval (0: none)")

@@ -13,8 +13,11 @@ from embodied.training.rl.algorithms.base import minibatches
 from tests.unit.training.rl.support import CASES, collector_for
 
 
-@pytest.mark.parametrize("temperature", [1.0, 0.7])
-@pytest.mark.parametrize("case", sorted(CASES))
+#: every head at temperature 1; the tempered distribution on the two decoding heads and the pointer
+PARAMS = [(case, 1.0) for case in sorted(CASES)] + [("action-tokens", 0.7), ("text", 0.7), ("pointer", 0.7)]
+
+
+@pytest.mark.parametrize(("case", "temperature"), PARAMS)
 def test_stored_log_prob_equals_recomputed(case: str, temperature: float) -> None:
     collector = collector_for(case, temperature=temperature)
     try:
