@@ -12,7 +12,6 @@ import torch
 from embodied.training.rl.algorithms.base import minibatches
 from tests.unit.training.rl.support import CASES, collector_for
 
-
 #: every head at temperature 1; the tempered distribution on the two decoding heads and the pointer
 PARAMS = [(case, 1.0) for case in sorted(CASES)] + [("action-tokens", 0.7), ("text", 0.7), ("pointer", 0.7)]
 
