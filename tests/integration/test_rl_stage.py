@@ -54,7 +54,8 @@ def test_sigkill_then_resume_auto_gives_the_same_metrics(tmp_path: Path) -> None
     killed_at = load_checkpoint(latest_checkpoint(run / "rl") or run).step
     assert 2 <= killed_at < 6 and not (run / "rl/model").exists()
     train(run, "--resume", "auto")
-    assert untimed(run) == untimed(reference) and len(untimed(run)) == 6
+    assert untimed(run) == untimed(reference)
+    assert [r["split"] for r in untimed(run)].count("train") == 6
     assert (run / "rl/model/value_head.safetensors").is_file()
     MMLLM.from_pretrained(run / "rl/model")  # the re-sealed manifest covers the value head
 
