@@ -208,7 +208,7 @@ def _sb3_cartpole(max_steps: int) -> int | None:
 def run(quick: bool = False, threads: int = 1) -> dict[str, Any]:
     torch.set_num_threads(threads)
     out: dict[str, Any] = {"threads": threads}
-    out |= rollout_vs_eval(rounds=1 if quick else 3, steps=3 if quick else 12)
+    out |= rollout_vs_eval(rounds=1 if quick else 3, steps=3 if quick else 24)
     out |= update_vs_trainer(rounds=1 if quick else 3, updates=2 if quick else 10)
     if quick:
         return out
