@@ -3,9 +3,11 @@ stable-baselines3. Ratios are measured in the same run; fp32 on the CPU, ``threa
 
 **Rollout vs evaluation path** (``rollout_vs_eval_ratio``, target ≥ 0.9). The same freshly initialised model
 (``configs/model/pointer.yaml``, the quickstart's pointer preset) on the same ``N`` PickPlace envs (primitive
-control, 64×64 top camera, sync vector env): env steps/s of the ``Collector`` (sampling, log-probs, value head,
-the observations kept for the update) against the evaluation path (``MMLLMAgent`` greedy acting + ``envs.step``,
-what ``embodied eval`` runs). Interleaved rounds, medians.
+control, 64×64 top camera, sync vector env): env transitions/s of the ``Collector`` (sampling, log-probs, value
+head, the observations kept for the update, explicit resets) against the evaluation path (``MMLLMAgent`` greedy
+acting + ``envs.step``, what ``embodied eval`` runs). With gymnasium's NEXT_STEP autoreset the evaluation path's
+step after an episode's end only resets that sub-env, so those steps are not counted as transitions (PickPlace
+episodes last 1–4 steps: counting them would inflate the evaluation path by up to 2×). Interleaved rounds, medians.
 
 **Update vs supervised step** (``update_vs_trainer_ratio``). On CartPole's state model (``configs/model/
 cartpole.yaml``): samples/s of PPO updates (minibatches of ``BATCH`` stored steps: forward of the acting head with
@@ -54,12 +56,15 @@ def _eval_path_steps_per_s(model: Any, steps: int) -> float:
     agent = MMLLMAgent(model, "pointer")
     agent.reset(NUM_ENVS)
     obs, info = envs.reset(seed=0)
-    start = time.perf_counter()
+    start, transitions = time.perf_counter(), 0
+    resetting = np.zeros(NUM_ENVS, dtype=bool)
     for _ in range(steps):
-        obs, _, _, _, info = envs.step(agent.act(obs, info))
+        obs, _, terminated, truncated, info = envs.step(agent.act(obs, info))
+        transitions += int((~resetting).sum())  # NEXT_STEP autoreset: a sub-env's step after its end only resets
+        resetting = np.asarray(terminated) | np.asarray(truncated)
     elapsed = time.perf_counter() - start
     envs.close()
-    return NUM_ENVS * steps / elapsed
+    return transitions / elapsed
 
 
 def _rollout_steps_per_s(model: Any, steps: int) -> float:
