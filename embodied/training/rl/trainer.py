@@ -26,7 +26,7 @@ from pydantic import Field
 from embodied.training.distributed import mean_over_processes
 from embodied.training.rl.algorithms.base import Minibatch, RLAlgorithm
 from embodied.training.rl.policy import ActorCritic, PolicyOutput
-from embodied.training.rl.rollout import Collector
+from embodied.training.rl.rollout import Collector, EpisodeStats
 from embodied.training.trainer import Trainer, TrainerSettings, TrainerState
 
 __all__ = ["RLTrainer", "RLTrainerState"]
@@ -104,7 +104,7 @@ class RLTrainer(Trainer):
     def _train_step(self) -> dict[str, Any]:
         lr = float(self.scheduler.get_last_lr()[0])
         start, steps_before = time.perf_counter(), self.collector.env_steps
-        self.collector.finished.__init__()  # type: ignore[misc]  # statistics of this iteration's episodes
+        self.collector.finished = EpisodeStats()  # statistics of this iteration's episodes
         rollout = self.algorithm.collect(self.collector)
         elapsed = time.perf_counter() - start
         stats = self.algorithm.prepare(rollout)
@@ -132,7 +132,7 @@ class RLTrainer(Trainer):
         """Greedy episodes on held-out seeds (``eval_seed`` + k), the same seeds at every evaluation."""
         assert self.eval_collector is not None
         collector, n = self.eval_collector, self.eval_collector.num_envs
-        collector.finished.__init__()  # type: ignore[misc]
+        collector.finished = EpisodeStats()
         self.policy.eval()
         for first in range(0, self.eval_episodes, n):
             seeds = [self.eval_seed + first + i for i in range(n)]

@@ -21,7 +21,7 @@ from embodied.training.rl.policy import PolicyOutput
 from embodied.training.rl.rollout import Collector, Rollout
 from embodied.training.rl.settings import RLSpec
 
-__all__ = ["ALGORITHMS", "Learner", "Minibatch", "RLAlgorithm", "k3_kl", "minibatches"]
+__all__ = ["ALGORITHMS", "Learner", "Minibatch", "RLAlgorithm", "UpdateStats", "k3_kl", "minibatches"]
 
 
 @dataclass
@@ -83,6 +83,22 @@ def minibatches(rollout: Rollout, num_minibatches: int, generator: torch.Generat
             ret[part],
             values[part],
         )
+
+
+class UpdateStats:
+    """Means of the per-minibatch records of one update, plus ``updates`` (how many minibatches stepped)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.count = 0
+
+    def add(self, record: dict[str, float]) -> None:
+        for key, value in record.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value
+        self.count += 1
+
+    def means(self) -> dict[str, float]:
+        return {**{k: v / max(self.count, 1) for k, v in self.sums.items()}, "updates": float(self.count)}
 
 
 class RLAlgorithm(ABC):

@@ -23,7 +23,15 @@ from pydantic import Field
 from embodied.registry import ComponentSettings
 from embodied.training.errors import TrainingError
 from embodied.training.rl.advantages import group_advantages
-from embodied.training.rl.algorithms.base import ALGORITHMS, Learner, Minibatch, RLAlgorithm, k3_kl, minibatches
+from embodied.training.rl.algorithms.base import (
+    ALGORITHMS,
+    Learner,
+    Minibatch,
+    RLAlgorithm,
+    UpdateStats,
+    k3_kl,
+    minibatches,
+)
 from embodied.training.rl.policy import PolicyOutput
 from embodied.training.rl.rollout import Collector, Rollout
 from embodied.training.rl.settings import RLSpec
@@ -127,12 +135,11 @@ class GRPO(RLAlgorithm):
         return loss, {"clipfrac": clipfrac, "kl_ref": 0.0 if kl is None else float(kl.mean().detach())}
 
     def update(self, rollout: Rollout, learner: Learner) -> dict[str, float]:
-        sums: dict[str, float] = {}
-        count = 0
+        stats = UpdateStats()
         for _epoch in range(self.settings.update_epochs):
             for mb in minibatches(rollout, self.settings.num_minibatches, learner.generator):
                 out = learner.evaluate(mb)
-                loss, stats = self.minibatch_loss(out, mb, learner)
+                loss, terms = self.minibatch_loss(out, mb, learner)
                 with torch.no_grad():
                     logratio = out.log_prob - mb.log_probs
                     approx_kl = float(((logratio.exp() - 1) - logratio).mean())
@@ -140,13 +147,11 @@ class GRPO(RLAlgorithm):
                     "policy_loss": float(loss.detach()),
                     "entropy": float(out.entropy.mean().detach()),
                     "approx_kl": approx_kl,
-                    **stats,
+                    **terms,
                     **learner.step(loss),
                 }
-                for key, value in record.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                count += 1
-        return {**{key: total / max(count, 1) for key, total in sums.items()}, "updates": float(count)}
+                stats.add(record)
+        return stats.means()
 
 
 def _select_groups(chosen: list[tuple[Rollout, int]], group_size: int) -> Rollout:

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from embodied.registry import ComponentSettings
 from embodied.training.rl.advantages import bootstrapped_rewards, gae
-from embodied.training.rl.algorithms.base import ALGORITHMS, Learner, RLAlgorithm, k3_kl, minibatches
+from embodied.training.rl.algorithms.base import ALGORITHMS, Learner, RLAlgorithm, UpdateStats, k3_kl, minibatches
 from embodied.training.rl.rollout import Collector, Rollout
 from embodied.training.rl.settings import RLSpec
 
@@ -125,8 +125,7 @@ class PPO(RLAlgorithm):
 
     def update(self, rollout: Rollout, learner: Learner) -> dict[str, float]:
         s = self.settings
-        sums: dict[str, float] = {}
-        count = 0
+        stats = UpdateStats()
         for _epoch in range(s.update_epochs):
             for mb in minibatches(rollout, s.num_minibatches, learner.generator):
                 out = learner.evaluate(mb)
@@ -148,7 +147,6 @@ class PPO(RLAlgorithm):
                 if s.kl_coef > 0:
                     kl_ref = k3_kl(out.log_prob, learner.reference_log_prob(mb)).mean()
                     loss = loss + s.kl_coef * kl_ref
-                stats = learner.step(loss)
                 record = {
                     "policy_loss": float(terms.pg_loss.detach()),
                     "value_loss": float(terms.v_loss.detach()),
@@ -156,14 +154,10 @@ class PPO(RLAlgorithm):
                     "approx_kl": terms.approx_kl,
                     "clipfrac": terms.clipfrac,
                     "kl_ref": float(kl_ref.detach()),
-                    **stats,
+                    **learner.step(loss),
                 }
-                for key, value in record.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                count += 1
+                stats.add(record)
                 last_kl = terms.approx_kl
             if s.target_kl is not None and last_kl > s.target_kl:
                 break
-        out_stats = {key: total / max(count, 1) for key, total in sums.items()}
-        out_stats["updates"] = float(count)
-        return out_stats
+        return stats.means()

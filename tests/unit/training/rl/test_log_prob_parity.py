@@ -40,8 +40,7 @@ def test_stored_log_prob_equals_recomputed(case: str, temperature: float) -> Non
 def test_sampling_draws_different_actions_but_greedy_repeats() -> None:
     collector = collector_for("pointer", num_envs=2)
     try:
-        obs = collector
-        obs.start()
+        collector.start()
         assert collector.obs is not None
         _, _, first, _ = collector._decide(collector.obs, greedy=True)
         _, _, again, _ = collector._decide(collector.obs, greedy=True)
