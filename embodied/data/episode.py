@@ -46,7 +46,9 @@ class Episode:
     - ``actions``: ``[T, A]`` float32
     - ``rewards``: ``[T]`` float32 (zeros when the source has none); ``dones``: ``[T]`` bool
     - ``depth``: camera → ``[T, H, W]`` float32 metres, or empty
-    - ``task``: the instruction / task text of the episode
+    - ``task``: the instruction / task text of the episode (of its first frame when ``frame_tasks`` is given)
+    - ``frame_tasks``: each frame's own task text ``[T]`` when the task changes within the episode (LeRobot's
+      per-frame ``task_index``), else None; ``task_at(t)`` gives frame ``t``'s task either way
     - ``points``: ``[T, K, 2]`` float32 pixels (u, v) of each action's primitive arguments (pick, place) in
       camera ``point_camera`` — the pointing head's targets — or None
     """
@@ -66,6 +68,7 @@ class Episode:
     captions: list[str] = field(default_factory=list)
     points: np.ndarray | None = None
     point_camera: str = ""
+    frame_tasks: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.actions = _array(self.actions, np.float32, "actions", ndim=2)
@@ -93,6 +96,7 @@ class Episode:
             if not self.point_camera:
                 raise ValueError("points are given without point_camera (the camera whose pixels they are)")
         self.point_camera = str(self.point_camera or "")
+        self._check_frame_tasks(length)
         self.vqa = [VQAPair.coerce(item) for item in self.vqa]
         self.captions = [str(c) for c in self.captions]
         self.seed = None if self.seed is None else int(self.seed)
@@ -100,6 +104,26 @@ class Episode:
 
     def __len__(self) -> int:
         return len(self.actions)
+
+    def task_at(self, frame: int) -> str:
+        """The task of frame ``frame``: ``frame_tasks[frame]`` when the episode has per-frame tasks, else ``task``."""
+        return self.task if self.frame_tasks is None else self.frame_tasks[frame]
+
+    @property
+    def tasks(self) -> list[str]:
+        """The episode's distinct tasks in order of first appearance (LeRobot's episodes ``tasks`` column)."""
+        return [self.task] if self.frame_tasks is None else list(dict.fromkeys(self.frame_tasks))
+
+    def _check_frame_tasks(self, length: int) -> None:
+        """``frame_tasks``: one string per frame, starting with ``task``; all equal to ``task`` collapses to None."""
+        if self.frame_tasks is None:
+            return
+        tasks = [str(t) for t in self.frame_tasks]
+        if len(tasks) != length:
+            raise ValueError(f"frame_tasks has {len(tasks)} entries but the episode has {length} frames")
+        if tasks[0] != self.task:
+            raise ValueError(f"frame_tasks[0] is {tasks[0]!r} but task is {self.task!r}; task is frame 0's task")
+        self.frame_tasks = None if all(t == self.task for t in tasks) else tasks
 
 
 def _array(value: Any, dtype: type, name: str, *, ndim: int, length: int | None = None) -> np.ndarray:

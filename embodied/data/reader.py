@@ -1,9 +1,13 @@
 """Read LeRobot v3.0 datasets (ours or anyone's) into numpy frames and ``Episode`` records.
 
 Only the standard columns are required (``index``, ``episode_index``, ``frame_index``, ``timestamp``,
-``task_index``, ``action``); unknown columns and ``info.json`` keys are tolerated. Image features may be inline
-structs or paths relative to the root; video features are refused (decoding MP4 is out of scope). Numeric
-columns are loaded once; images are decoded when a frame or an episode is asked for.
+``task_index``, ``action``); unknown columns and ``info.json`` keys are tolerated. Cameras may be inline image
+structs, paths relative to the root, or MP4 video features (decoded with PyAV, matched to the parquet
+timestamps: ``embodied.data.video``). Depth cameras are LeRobot's ``is_depth_map`` features (inline TIFF/PNG,
+float metres or uint16 millimetres per ``depth_unit``, or 12-bit depth videos) and our legacy
+``observation.depth.<camera>`` float columns; all become ``Episode.depth`` in float32 metres. Each frame keeps
+its own ``task_index``: an episode whose task changes gets ``Episode.frame_tasks``. Numeric columns are loaded
+once; images are decoded when a frame or an episode is asked for.
 """
 
 from __future__ import annotations
@@ -14,19 +18,18 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from embodied.data import layout as L
 from embodied.data.arrow import column_to_numpy
 from embodied.data.episode import Episode
-from embodied.data.images import decode_image
-from embodied.errors import UserError
+from embodied.data.extras import read_extras, with_defaults
+from embodied.data.images import decode_depth, decode_image
+from embodied.data.metadata import DatasetError, load_data, load_episode_meta, load_info, load_tasks
+from embodied.data.video import decode_at, dequantize_depth
 
-NON_NUMERIC = ("image", "video", "string")
+__all__ = ["DatasetError", "LeRobotDataset", "load_info", "read_dataset"]
 
-
-class DatasetError(ValueError, UserError):
-    """A directory is not a readable LeRobot v3.0 dataset; the message names the file and what is wrong."""
+NON_NUMERIC = ("image", "video", "string", "language")
 
 
 class LeRobotDataset:
@@ -37,22 +40,18 @@ class LeRobotDataset:
         self.info = load_info(self.root)
         self.features: dict[str, dict[str, Any]] = self.info["features"]
         self.fps: float = self.info["fps"]
-        videos = [k for k, f in self.features.items() if f.get("dtype") == "video"]
-        if videos:
-            raise DatasetError(
-                f"{self.root / L.INFO_PATH}: features {videos} are stored as video; embodied reads inline image "
-                "features only (re-record with images, or decode the videos to image features first)"
-            )
-        self.tasks = _load_tasks(self.root)
-        self._table = _load_data(self.root)
+        self.tasks = load_tasks(self.root)
+        self._table = load_data(self.root)
         self._check_columns()
         self._numeric = {
             key: column_to_numpy(self._table.column(key), tuple(f["shape"]), f["dtype"])
             for key, f in self.features.items()
             if f["dtype"] not in NON_NUMERIC and key in self._table.column_names
         }
-        self.episode_meta = _load_episode_meta(self.root)
+        self.episode_meta = load_episode_meta(self.root)
+        self.extras = read_extras(self.root, self.episode_meta)
         self._ranges = self._episode_ranges()
+        self._check_videos()
         stats_path = self.root / L.STATS_PATH
         raw_stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
         self.stats = {k: {s: np.asarray(v) for s, v in d.items()} for k, d in raw_stats.items()}
@@ -67,19 +66,32 @@ class LeRobotDataset:
 
     @property
     def image_keys(self) -> list[str]:
-        return [k for k, f in self.features.items() if f["dtype"] == "image"]
+        """RGB camera features (inline images or videos)."""
+        return [k for k, f in self.features.items() if f["dtype"] in ("image", "video") and not L.is_depth_feature(f)]
+
+    @property
+    def video_keys(self) -> list[str]:
+        return [k for k, f in self.features.items() if f["dtype"] == "video"]
+
+    @property
+    def depth_keys(self) -> list[str]:
+        """Depth features: LeRobot's ``is_depth_map`` cameras and legacy ``observation.depth.*`` columns."""
+        marked = [k for k, f in self.features.items() if f["dtype"] in ("image", "video") and L.is_depth_feature(f)]
+        return marked + [k for k in self._numeric if k.startswith(L.LEGACY_DEPTH_PREFIX)]
 
     def __len__(self) -> int:
         return self.num_frames
 
     def __getitem__(self, row: int) -> dict[str, Any]:
-        """Frame ``row`` (in ``index`` order): numeric features, decoded images and its ``task`` text."""
+        """Frame ``row`` (in ``index`` order): numeric features, decoded images and depth, its ``task`` text."""
         if not -self.num_frames <= row < self.num_frames:
             raise IndexError(f"frame {row} out of range for {self.num_frames} frames")
         row %= self.num_frames
         frame: dict[str, Any] = {key: values[row] for key, values in self._numeric.items()}
         for key in self.image_keys:
-            frame[key] = decode_image(self._table.column(key)[row].as_py(), self.root)
+            frame[key] = self.images(key, row, row + 1)[0]
+        for key in self.depth_keys:
+            frame[key] = self.depth(key, row, row + 1)[0]
         frame["task"] = self.tasks[int(frame["task_index"])]
         return frame
 
@@ -90,9 +102,26 @@ class LeRobotDataset:
         return self._numeric[key]
 
     def images(self, key: str, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Decoded frames ``start:stop`` of image feature ``key`` as ``[n, H, W, C]`` uint8."""
+        """Decoded frames ``start:stop`` of RGB camera ``key`` as ``[n, H, W, C]`` uint8."""
+        if self.features[key]["dtype"] == "video":
+            return self._video_frames(key, start, self.num_frames if stop is None else stop)
         cells = self._table.column(key).slice(start, None if stop is None else stop - start).to_pylist()
         return np.stack([decode_image(cell, self.root) for cell in cells])
+
+    def depth(self, key: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Frames ``start:stop`` of depth feature ``key`` as ``[n, H, W]`` float32 metres."""
+        stop = self.num_frames if stop is None else stop
+        if key.startswith(L.LEGACY_DEPTH_PREFIX):
+            return self._numeric[key][start:stop]
+        feature = self.features[key]
+        info = feature.get("info") or {}
+        if feature["dtype"] == "video":
+            return dequantize_depth(self._video_frames(key, start, stop, depth=True), info)
+        cells = self._table.column(key).slice(start, stop - start).to_pylist()
+        try:
+            return np.stack([decode_depth(cell, self.root, info.get("depth_unit")) for cell in cells])
+        except ValueError as err:
+            raise DatasetError(f"{self.root / L.INFO_PATH}: feature {key!r}: {err}") from None
 
     def episode(self, episode_index: int) -> Episode:
         """Episode ``episode_index`` as an ``Episode`` (extras default to empty when the dataset has none)."""
@@ -100,36 +129,47 @@ class LeRobotDataset:
             raise KeyError(f"no episode {episode_index}; the dataset has {sorted(self._ranges)[:10]}...")
         start, stop = self._ranges[episode_index]
         cut = {key: values[start:stop] for key, values in self._numeric.items()}
-        images = {key.removeprefix(L.IMAGE_PREFIX): self.images(key, start, stop) for key in self.image_keys}
-        depth = {key.removeprefix(L.DEPTH_PREFIX): v for key, v in cut.items() if key.startswith(L.DEPTH_PREFIX)}
         actions = cut[L.ACTION]
-        extras = self._extras(episode_index)
+        frame_tasks = [self.tasks[int(i)] for i in cut["task_index"]]
         return Episode(
-            images=images,
+            images={key.removeprefix(L.IMAGE_PREFIX): self.images(key, start, stop) for key in self.image_keys},
             state=cut.get(L.STATE, np.zeros((len(actions), 0), np.float32)),
             actions=actions.reshape(len(actions), -1),
-            task=self.tasks[int(cut["task_index"][0])],
+            task=frame_tasks[0],
             rewards=cut.get(L.REWARD),
             dones=cut.get(L.DONE),
-            depth=depth,
+            depth={L.depth_camera(key): self.depth(key, start, stop) for key in self.depth_keys},
             points=cut.get(L.POINTS),
-            **extras,
+            frame_tasks=frame_tasks,
+            **with_defaults(self.extras.get(episode_index, {})),
         )
 
     def episodes(self) -> list[Episode]:
         """Every episode, in ``episode_index`` order."""
         return [self.episode(e) for e in sorted(self._ranges)]
 
-    def _extras(self, episode_index: int) -> dict[str, Any]:
-        """The ``embodied/*`` columns of an episode's metadata row, without the prefix (absent → defaults)."""
-        row = self.episode_meta.get(episode_index, {})
-        extras = {name: row[L.EXTRAS_PREFIX + name] for name in L.EXTRA_COLUMNS if L.EXTRAS_PREFIX + name in row}
-        extras["vqa"] = extras.get("vqa") or []
-        extras["captions"] = extras.get("captions") or []
-        for name in ("env_id", "point_camera"):
-            if extras.get(name) is None:
-                extras[name] = ""
-        return extras
+    def _video_frames(self, key: str, start: int, stop: int, *, depth: bool = False) -> np.ndarray:
+        """Rows ``start:stop`` of video feature ``key``, decoded episode by episode at the parquet timestamps."""
+        parts = []
+        episode_index = self._numeric["episode_index"]
+        timestamps = self._numeric["timestamp"].astype(np.float64)
+        row = start
+        while row < stop:
+            e = int(episode_index[row])
+            last = self._ranges[e][1]
+            end = min(stop, last)
+            meta = self.episode_meta[e]
+            prefix = f"videos/{key}/"
+            path = self.root / (self.info.get("video_path") or L.VIDEO_PATH).format(
+                video_key=key, chunk_index=meta[prefix + "chunk_index"], file_index=meta[prefix + "file_index"]
+            )
+            times = float(meta[prefix + "from_timestamp"]) + timestamps[row:end]
+            try:
+                parts.append(decode_at(path, times, depth=depth))
+            except ValueError as err:
+                raise DatasetError(f"{key}, episode {e}: {err}") from None
+            row = end
+        return np.concatenate(parts)
 
     def _check_columns(self) -> None:
         """Required columns present and ``info.json`` totals equal to what the data files hold."""
@@ -146,6 +186,22 @@ class LeRobotDataset:
                 f"{self.root / L.INFO_PATH}: total_frames is {self.info['total_frames']} but the data files hold "
                 f"{self.num_frames} frames"
             )
+
+    def _check_videos(self) -> None:
+        """Every episode row names the file and start time of each video feature, and the file exists."""
+        template = self.info.get("video_path") or L.VIDEO_PATH
+        for key in self.video_keys:
+            columns = [f"videos/{key}/{c}" for c in ("chunk_index", "file_index", "from_timestamp")]
+            for e in self._ranges:
+                row = self.episode_meta.get(e, {})
+                lacking = [c for c in columns if row.get(c) is None]
+                if lacking:
+                    raise DatasetError(f"{self.root / L.EPISODES_DIR}: episode {e} has no {lacking[0]} column value")
+                path = self.root / template.format(
+                    video_key=key, chunk_index=row[columns[0]], file_index=row[columns[1]]
+                )
+                if not path.is_file():
+                    raise DatasetError(f"{path} not found: video of {key!r}, episode {e}")
 
     def _episode_ranges(self) -> dict[int, tuple[int, int]]:
         """Row range of each episode, from the data; checked against the episodes metadata where it has one."""
@@ -179,65 +235,3 @@ def read_dataset(root: str | Path) -> LeRobotDataset:
     except (pa.ArrowException, UnicodeDecodeError, json.JSONDecodeError) as err:  # truncated or corrupted files
         reason = (str(err).splitlines() or [""])[0]
         raise DatasetError(f"{root}: unreadable LeRobot dataset ({type(err).__name__}: {reason})") from err
-
-
-def load_info(root: Path) -> dict[str, Any]:
-    """``meta/info.json``, checked to exist and to declare ``codebase_version`` v3.0."""
-    path = root / L.INFO_PATH
-    if not path.is_file():
-        raise DatasetError(f"{path} not found: {root} is not a LeRobot dataset")
-    try:
-        info: dict[str, Any] = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DatasetError(f"{path}: not valid JSON ({err}); the file is truncated or corrupted") from None
-    if not isinstance(info, dict):
-        raise DatasetError(f"{path}: expected a JSON object, got {type(info).__name__}")
-    version = info.get("codebase_version")
-    if version != L.CODEBASE_VERSION:
-        raise DatasetError(
-            f"{path}: codebase_version is {version!r}, expected {L.CODEBASE_VERSION!r} "
-            "(convert older datasets with lerobot's convert_dataset_v21_to_v30)"
-        )
-    for key in ("fps", "features"):
-        if key not in info:
-            raise DatasetError(f"{path}: missing required key {key!r}")
-    return info
-
-
-def _load_data(root: Path) -> pa.Table:
-    """All data parquet files concatenated and sorted by global ``index``."""
-    paths = sorted((root / "data").glob("*/*.parquet"))
-    if not paths:
-        raise DatasetError(f"{root / 'data'}: no data files (expected data/chunk-*/file-*.parquet)")
-    table = pa.concat_tables([pq.read_table(p) for p in paths], promote_options="permissive")
-    if "index" in table.column_names:
-        table = table.sort_by("index")
-    return table
-
-
-def _load_tasks(root: Path) -> list[str]:
-    """Task texts indexed by ``task_index``; the text is pandas' index column (``task`` or unnamed)."""
-    path = root / L.TASKS_PATH
-    if not path.is_file():
-        raise DatasetError(f"{path} not found: a LeRobot v3.0 dataset lists its tasks there")
-    table = pq.read_table(path)
-    pandas_meta = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}"))
-    candidates = [c for c in pandas_meta.get("index_columns", []) if isinstance(c, str)] + ["task", "__index_level_0__"]
-    text_column = next((c for c in candidates if c in table.column_names), None)
-    if text_column is None or "task_index" not in table.column_names:
-        raise DatasetError(f"{path}: expected a task_index column and the task text, found {table.column_names}")
-    texts, indices = table.column(text_column).to_pylist(), table.column("task_index").to_pylist()
-    tasks = [""] * (max(indices) + 1 if indices else 0)
-    for text, index in zip(texts, indices, strict=True):
-        tasks[index] = text
-    return tasks
-
-
-def _load_episode_meta(root: Path) -> dict[int, dict[str, Any]]:
-    """Rows of ``meta/episodes/*/*.parquet`` by episode index, without the bulky ``stats/`` columns."""
-    rows: dict[int, dict[str, Any]] = {}
-    for path in sorted((root / L.EPISODES_DIR).glob("*/*.parquet")):
-        table = pq.read_table(path)
-        table = table.select([c for c in table.column_names if not c.startswith("stats/")])
-        rows |= {int(r["episode_index"]): r for r in table.to_pylist()}
-    return rows

@@ -7,11 +7,12 @@ in front, so the same text is used when the agent acts. Prompt formats, per kind
 - ``caption`` (alignment, LLaVA-style caption pairs): prompt ``describe the scene.``; target: one of
   ``episode.captions``; observation: frame 0. One sample per caption.
 - ``action`` (instruction tuning, OpenVLA-style): prompt ``what action should the robot take to {task}?``
-  (``{task}`` is ``episode.task`` with a trailing full stop removed); target: the action chunk
+  (``{task}`` is frame ``t``'s own task, ``episode.task_at(t)``, with a trailing full stop removed: an episode
+  whose task changes mid-way prompts each frame with its own task); target: the action chunk
   ``actions[t : t + H]`` (``TARGET_ACTIONS``), padded past the episode's end by repeating the last action, with
   ``action_mask`` 1 on real steps and 0 on padding; observation: frame ``t``. One sample per frame.
-- ``plan``: prompt ``plan the steps to {task}.``; target: ``episode.plan``; observation: frame 0. One sample per
-  episode that has a plan.
+- ``plan``: prompt ``plan the steps to {task}.`` (frame 0's task); target: ``episode.plan``; observation: frame 0.
+  One sample per episode that has a plan.
 - ``vqa``: prompt: the question as written; target: its answer; observation: frame 0. One sample per VQA pair.
 
 Observations use the env format: ``{"images": {camera: [H, W, 3] uint8}, "state": [S] float32}`` plus
@@ -164,9 +165,9 @@ def _actions(episode: Episode, index: int, chunk: int, normalize: Normalize | No
             f"episode {index} has actions outside [-1, 1] (max |a| = {np.nanmax(np.abs(actions)):.3g}); pass "
             "normalize=model.processor.normalize_actions (or another map to [-1, 1])"
         )
-    prompt = action_prompt(episode.task)
     samples = []
     for frame in range(len(episode)):
+        prompt = action_prompt(episode.task_at(frame))
         chunk_actions, mask = action_chunk(actions, frame, chunk)
         obs = observation_at(episode, frame)
         points = None if episode.points is None else episode.points[frame]

@@ -1,7 +1,22 @@
-"""Normalisation statistics in LeRobot's ``stats.json`` form: min, max, mean, std and count per feature.
+"""Normalisation statistics in LeRobot's ``stats.json`` form, with the quantiles LeRobot's normalisers read.
 
-Vector features get per-dimension statistics (shape ``[D]``); scalar features shape ``[1]``; images get
-per-channel statistics of pixel values scaled to [0, 1] with shape ``[C, 1, 1]``, as LeRobot computes them.
+Per feature: ``min``, ``max``, ``mean``, ``std`` (population), ``count`` (frames) and the quantiles
+``q01``, ``q10``, ``q50``, ``q90``, ``q99`` — the keys and shapes of LeRobot v3's
+``lerobot.datasets.compute_stats.get_feature_stats`` (``DEFAULT_QUANTILES = [0.01, 0.10, 0.50, 0.90, 0.99]``,
+keys ``f"q{int(q * 100):02d}"``), which its ``QUANTILES`` / ``QUANTILE10`` normalisation modes (π0.5's
+default) require.
+
+Shapes follow LeRobot exactly, because LeRobot aggregates our numbers with its own when it appends episodes:
+
+- numeric features ``[N, *shape]`` are reduced over every axis but the last (LeRobot's ``RunningQuantileStats``
+  reshapes a batch to ``[-1, shape[-1]]``): ``action [N, 7]`` → ``[7]``, scalars → ``[1]``, ``[N, K, 2]`` → ``[2]``;
+- RGB images ``[N, H, W, C]`` uint8 → per-channel statistics of pixels scaled to [0, 1], shape ``[C, 1, 1]``;
+- depth images (``is_depth_map``) → one channel in their stored unit (not scaled), shape ``[1, 1, 1]``.
+
+Where LeRobot estimates quantiles from a 5000-bin histogram, ours are exact: ``numpy.quantile`` (linear
+interpolation) over every value; for uint8 images they come from exact per-channel pixel counts, which gives the
+same numbers as ``numpy.quantile`` without sorting millions of pixels. The dataset-wide statistics are computed
+over all frames at once (not aggregated from per-episode summaries), so they equal numpy's over the whole data.
 """
 
 from __future__ import annotations
@@ -10,14 +25,67 @@ import numpy as np
 
 StatsDict = dict[str, list]
 
+#: LeRobot's ``DEFAULT_QUANTILES`` and the stats keys it derives from them
+QUANTILES: tuple[float, ...] = (0.01, 0.10, 0.50, 0.90, 0.99)
+QUANTILE_KEYS: tuple[str, ...] = tuple(f"q{round(q * 100):02d}" for q in QUANTILES)
+#: every key of one feature's statistics, in LeRobot's order
+STAT_KEYS: tuple[str, ...] = ("min", "max", "mean", "std", "count", *QUANTILE_KEYS)
+
 
 def feature_stats(values: np.ndarray, *, image: bool = False) -> StatsDict:
-    """Statistics of ``values`` (``[N, ...]``; images ``[N, H, W, C]`` uint8) as JSON-ready nested lists."""
+    """Statistics of numeric ``values`` ``[N, ...]``, or of RGB ``image`` frames ``[N, H, W, C]`` uint8."""
     if image:
-        pixels = values.reshape(-1, values.shape[-1]).astype(np.float64) / 255.0  # [N·H·W, C]
-        return {k: v.reshape(-1, 1, 1).tolist() for k, v in _moments(pixels).items()} | {"count": [len(values)]}
-    data = values.astype(np.float64).reshape(len(values), -1)  # [N, D]; scalars become D = 1
-    return {k: v.tolist() for k, v in _moments(data).items()} | {"count": [len(values)]}
+        counts = pixel_counts(values)
+        return image_stats(counts, len(values))
+    data = values.astype(np.float64).reshape(-1, values.shape[-1] if values.ndim > 1 else 1)  # [M, D]
+    stats = _moments(data) | dict(zip(QUANTILE_KEYS, np.quantile(data, QUANTILES, axis=0), strict=True))
+    return {k: np.asarray(v).tolist() for k, v in stats.items()} | {"count": [len(values)]}
+
+
+def depth_stats(values: np.ndarray) -> StatsDict:
+    """Statistics of depth frames ``[N, H, W]`` in their stored unit, in LeRobot's ``[1, 1, 1]`` shape."""
+    data = values.astype(np.float64).reshape(-1, 1)
+    stats = _moments(data) | dict(zip(QUANTILE_KEYS, np.quantile(data, QUANTILES, axis=0), strict=True))
+    return {k: np.asarray(v).reshape(1, 1, 1).tolist() for k, v in stats.items()} | {"count": [len(values)]}
+
+
+def pixel_counts(frames: np.ndarray) -> np.ndarray:
+    """How often each value 0..255 occurs per channel in uint8 ``frames [N, H, W, C]``: ``[C, 256]`` int64."""
+    if frames.dtype != np.uint8:
+        raise ValueError(f"image statistics need uint8 frames, got {frames.dtype}")
+    channels = frames.reshape(-1, frames.shape[-1])
+    return np.stack([np.bincount(channels[:, c], minlength=256) for c in range(channels.shape[1])])
+
+
+def image_stats(counts: np.ndarray, frames: int) -> StatsDict:
+    """Per-channel statistics of pixels scaled to [0, 1] from ``pixel_counts`` ``[C, 256]`` of ``frames`` frames.
+
+    Exact: the mean and population std of the pixel values, and the quantiles ``numpy.quantile`` would give on
+    the sorted pixels (linear interpolation between the values at ranks ``floor(q·(n-1))`` and ``ceil``).
+    """
+    levels = np.arange(256, dtype=np.float64) / 255.0
+    total = counts.sum(1, keepdims=True).astype(np.float64)  # [C, 1]
+    mean = (counts * levels).sum(1) / total[:, 0]
+    std = np.sqrt((counts * (levels - mean[:, None]) ** 2).sum(1) / total[:, 0])
+    present = counts > 0
+    stats = {
+        "min": np.array([levels[row].min() for row in present]),
+        "max": np.array([levels[row].max() for row in present]),
+        "mean": mean,
+        "std": std,
+    }
+    cumulative = counts.cumsum(1)  # [C, 256]: number of pixels <= each level
+    for key, q in zip(QUANTILE_KEYS, QUANTILES, strict=True):
+        position = q * (total[:, 0] - 1)
+        low, high = np.floor(position), np.ceil(position)
+        value_low = np.array(
+            [levels[np.searchsorted(c, r, side="right")] for c, r in zip(cumulative, low, strict=True)]
+        )
+        value_high = np.array(
+            [levels[np.searchsorted(c, r, side="right")] for c, r in zip(cumulative, high, strict=True)]
+        )
+        stats[key] = value_low + (position - low) * (value_high - value_low)
+    return {k: v.reshape(-1, 1, 1).tolist() for k, v in stats.items()} | {"count": [frames]}
 
 
 def _moments(data: np.ndarray) -> dict[str, np.ndarray]:

@@ -81,10 +81,10 @@ def test_reads_a_minimal_dataset_written_by_others(tmp_path: Path) -> None:
     assert first.plan is None and first.vqa == [] and first.env_id == "" and ds.stats == {}
 
 
-def test_video_features_are_refused_by_name(tmp_path: Path) -> None:
+def test_a_video_feature_without_its_episode_columns_is_named(tmp_path: Path) -> None:
     video = {"dtype": "video", "shape": [4, 5, 3], "names": ["height", "width", "channels"]}
     _build(tmp_path, features=FEATURES | {"observation.images.side": video})
-    with pytest.raises(ValueError, match=r"\['observation.images.side'\] are stored as video"):
+    with pytest.raises(ValueError, match=r"meta/episodes: episode 0 has no videos/observation.images.side/chunk_index"):
         read_dataset(tmp_path)
 
 
