@@ -134,7 +134,7 @@ def decode_at(path: Path, times: np.ndarray, *, depth: bool = False, tolerance_s
     nearest = np.abs(decoded[None, :] - times[:, None]).argmin(1)
     gap = np.abs(decoded[nearest] - times)
     if gap.max() > tolerance_s:
-        bad = int(gap.argmax())
+        bad = int(np.flatnonzero(gap > tolerance_s)[0])
         raise ValueError(
             f"{path}: no frame within {tolerance_s} s of t={times[bad]:.6f} s "
             f"(the nearest is at {decoded[nearest[bad]]:.6f} s)"
