@@ -10,9 +10,11 @@ from pydantic import BaseModel, ValidationError
 
 from embodied.config.components import resolve_model_components, resolve_policies
 from embodied.config.errors import ConfigError
+from embodied.config.hooks import resolve_hooks
 from embodied.config.overrides import apply_overrides
 from embodied.config.rl_stage import resolve_rl_stage
 from embodied.config.schema import ExperimentConfig
+from embodied.config.task_sequence import resolve_task_sequence
 from embodied.config.validation import problems_from
 from embodied.config.yaml_source import Origins, load_yaml
 
@@ -37,6 +39,11 @@ def validate_config(raw: dict[str, Any], origins: Origins | None = None) -> Expe
         problems += resolve_policies(stage.trainable, origins, ("stages", index, "trainable"))
         if stage.rl is not None:
             problems += resolve_rl_stage(stage.rl, config.model, origins, ("stages", index, "rl"))
+        problems += resolve_hooks(stage, origins, ("stages", index, "hooks"))
+    if config.tasks:
+        problems += resolve_task_sequence(
+            config.tasks, config.continual, config.stages, config.data, config.model, origins
+        )
     if problems:
         raise ConfigError(problems)
     return config

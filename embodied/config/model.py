@@ -50,6 +50,10 @@ class ModelSpec(BaseModel):
         default_factory=_all_full,
         description="per component group: frozen, full, or a PEFT method",
     )
+    task_adapters: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="per-task LoRA adapters on the backbone, name → LoRA settings (added by the adapters hook)",
+    )
     action_low: list[float] | None = Field(None, description="per-dimension action minimum (un-normalisation)")
     action_high: list[float] | None = Field(None, description="per-dimension action maximum (un-normalisation)")
 

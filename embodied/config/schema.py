@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from embodied.config.continual import ContinualSpec, TaskSpec
 from embodied.config.data import DataSpec
 from embodied.config.evaluation import EvalSpec
 from embodied.config.model import ModelSpec
@@ -21,6 +22,12 @@ class ExperimentConfig(BaseModel):
     data: DataSpec = Field(default_factory=lambda: DataSpec())
     stages: list[StageSpec] = Field(default_factory=default_stages, description="training stages, run in order")
     evaluation: EvalSpec = Field(default_factory=lambda: EvalSpec(), description="evaluation after training")
+    tasks: list[TaskSpec] = Field(
+        default_factory=list, description="a task sequence for `embodied continual` (each: name, data, stages)"
+    )
+    continual: ContinualSpec = Field(
+        default_factory=lambda: ContinualSpec(), description="evaluation and methods of the task sequence"
+    )
 
     @model_validator(mode="after")
     def _unique_stage_names(self) -> ExperimentConfig:
@@ -28,4 +35,7 @@ class ExperimentConfig(BaseModel):
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             raise ValueError(f"stage names must be unique (each is a run sub-directory); repeated: {repeated}")
+        tasks = [task.name for task in self.tasks]
+        if len(set(tasks)) != len(tasks):
+            raise ValueError(f"task names must be unique (each is a run sub-directory); got {tasks}")
         return self

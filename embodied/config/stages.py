@@ -2,7 +2,8 @@
 
 A stage names its ``kind`` (``align``: caption pairs, projector only; ``instruct``: SFT on actions, plans and VQA;
 ``preference``: DPO on correct vs wrong VQA answers; ``rl``: PPO / GRPO from the agent's own rollouts in an env,
-set by the stage's ``rl:`` section), the ``trainable`` policy applied before it (same format as
+set by the stage's ``rl:`` section), its continual-learning ``hooks`` (``embodied.training.continual``), the
+``trainable`` policy applied before it (same format as
 ``model.trainable``; groups left out keep ``model.trainable``'s policy), the ``mixture`` weights per sample kind,
 the supervised loop's hyper-parameters (``LoopSettings``: ``max_steps``, ``lr``, ``batch_size``, ...) and, for
 ``preference``, DPO's ``beta``.
@@ -10,7 +11,7 @@ the supervised loop's hyper-parameters (``LoopSettings``: ``max_steps``, ``lr``,
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -42,6 +43,10 @@ class StageSpec(LoopSettings):
     beta: float = Field(0.1, gt=0, description="DPO β (preference stages only)")
     label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="conservative-DPO ε (preference stages only)")
     rl: RLSpec | None = Field(None, description="env, rollout and algorithm of an rl stage (rl stages only)")
+    hooks: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="continual-learning hooks guarding earlier skills, run in order: [{kind: replay, ...}, ...]",
+    )
 
     @model_validator(mode="after")
     def _stage_checks(self) -> StageSpec:
@@ -55,6 +60,8 @@ class StageSpec(LoopSettings):
             raise ValueError("mixture weights must be >= 0 with at least one positive")
         if self.kind == "preference" and set(k for k, w in self.mixture.items() if w > 0) != {"vqa"}:
             raise ValueError("a preference stage learns from VQA pairs only: its mixture must be {vqa: 1.0}")
+        if any(not isinstance(hook.get("kind"), str) for hook in self.hooks):
+            raise ValueError("every entry of hooks needs a 'kind' (a registered hook: see `embodied list`)")
         if (self.kind == "rl") != (self.rl is not None):
             raise ValueError("an rl stage needs an 'rl:' section (env, algorithm), and only rl stages take one")
         return self

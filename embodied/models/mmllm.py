@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import torch
@@ -23,7 +24,7 @@ from embodied.models.backbones.base import BACKBONES, Backbone
 from embodied.models.config import MMLLMConfig
 from embodied.models.context import BuildContext
 from embodied.models.freezing import apply_policy, trainable_table
-from embodied.models.heads.base import HEADS, Head
+from embodied.models.heads.base import HEADS, Head, HeadDistribution
 from embodied.models.processor import MMLLMProcessor, StreamSlot
 from embodied.models.streams import ModalityStream, placeholder_token
 
@@ -74,6 +75,10 @@ class MMLLM(PreTrainedModel):
         for head in self.head_map.values():
             head.bind(self.backbone)
         apply_policy(self.component_groups(), spec.trainable, self.backbone)
+        for name, lora in spec.task_adapters.items():
+            self._build_task_adapter(name, lora)
+        if spec.task_adapters:  # a loaded model acts as of its latest task until told otherwise
+            self.use_task_adapter(list(spec.task_adapters)[-1])
         # transformers 5 needs post_init for tied-weight bookkeeping (LM heads tied to embeddings survive save/load)
         self.post_init()
         logger.info("MMLLM components:\n%s", self.component_table())
@@ -154,6 +159,31 @@ class MMLLM(PreTrainedModel):
     # ----------------------------------------------------------------------------------------- training
     def forward(self, **batch: Any) -> MMLLMOutput:  # type: ignore[override]
         """Losses of every head whose targets the batch carries, summed; ``batch`` as the processor makes it."""
+        total: torch.Tensor | None = None
+        metrics: dict[str, float] = {}
+        hidden, parts = self._head_states(batch)
+        for name, head, states, head_batch in parts:
+            loss, stats = head.loss(states, head_batch)
+            total = loss if total is None else total + loss
+            metrics.update({f"{name}/{k}": v for k, v in stats.items()})
+        if total is not None:
+            metrics["loss"] = float(total.detach())
+        return MMLLMOutput(loss=total, metrics=metrics, hidden=hidden)
+
+    def distill_outputs(self, batch: Batch) -> dict[str, HeadDistribution]:
+        """Per head with targets in ``batch``: its output distribution at the trained positions
+        (``Head.distribution_params``), for distillation (LwF); heads without one are left out."""
+        _, parts = self._head_states(batch)
+        out = {}
+        for name, head, states, head_batch in parts:
+            params = head.distribution_params(states, head_batch)
+            if params is not None:
+                out[name] = params
+        return out
+
+    def _head_states(self, batch: Batch) -> tuple[torch.Tensor, list[tuple[str, Head, torch.Tensor, Batch]]]:
+        """One backbone pass; per head with targets: (name, head, the hidden states it reads, its batch) —
+        generative heads the text positions ``[B, T, D]``, parallel heads their query positions ``[B, Q, D]``."""
         claimed = [i for head in self.head_map.values() for i in head.claimed_token_ids()]
         head_batches = {name: self._head_batch(head, batch, claimed) for name, head in self.head_map.items()}
         active = [name for name, head in self.head_map.items() if head.has_targets(head_batches[name])]
@@ -161,21 +191,17 @@ class MMLLM(PreTrainedModel):
         embeds, mask, positions = self.embed(batch, parallel)
         hidden = self.backbone(inputs_embeds=embeds, attention_mask=mask, position_ids=positions).hidden
         text_len = batch["input_ids"].shape[1]
-        total: torch.Tensor | None = None
-        metrics: dict[str, float] = {}
+        parts = []
         offset = text_len
         for name in active:
             head = self.head_map[name]
             if head.generative:
-                loss, stats = head.loss(hidden[:, :text_len], head_batches[name])
+                states = hidden[:, :text_len]
             else:
-                loss, stats = head.loss(hidden[:, offset : offset + head.num_queries], head_batches[name])
+                states = hidden[:, offset : offset + head.num_queries]
                 offset += head.num_queries
-            total = loss if total is None else total + loss
-            metrics.update({f"{name}/{k}": v for k, v in stats.items()})
-        if total is not None:
-            metrics["loss"] = float(total.detach())
-        return MMLLMOutput(loss=total, metrics=metrics, hidden=hidden)
+            parts.append((name, head, states, head_batches[name]))
+        return hidden, parts
 
     def _head_batch(self, head: Head, batch: Batch, claimed: list[int]) -> Batch:
         """What ``head`` reads: the text head loses labels other heads claim; pointing heads get dense maps."""
@@ -220,6 +246,42 @@ class MMLLM(PreTrainedModel):
             raise KeyError(f"model has no head {name!r}; its heads are {sorted(self.heads)}")
         return self.head_map[name]
 
+    # ----------------------------------------------------------------------------------------- task adapters
+    def add_task_adapter(self, name: str, lora: dict[str, Any]) -> list[nn.Parameter]:
+        """Add the per-task LoRA adapter ``name`` (settings as ``lora``'s), record it in the spec, make it the
+        active one; returns its parameters (``embodied.models.peft.task_adapters``)."""
+        from embodied.models.peft.lora import LoraSettings
+        from embodied.models.peft.task_adapters import task_adapter_parameters
+
+        settings = LoraSettings.model_validate(lora)
+        self._build_task_adapter(name, settings.model_dump(mode="json"))
+        assert self.config.spec is not None
+        self.config.spec = {
+            **self.config.spec,
+            "task_adapters": {**self.config.spec.get("task_adapters", {}), name: settings.model_dump(mode="json")},
+        }
+        self.use_task_adapter(name)
+        return task_adapter_parameters(self.backbone, name)
+
+    def _build_task_adapter(self, name: str, lora: dict[str, Any]) -> None:
+        from embodied.models.peft.lora import LoraSettings
+        from embodied.models.peft.task_adapters import add_task_adapter, task_adapter_parameters
+
+        add_task_adapter(self.backbone, name, LoraSettings.model_validate(lora))
+        for param in task_adapter_parameters(self.backbone, name):
+            param.requires_grad_(False)
+
+    def use_task_adapter(self, name: str | None) -> None:
+        """Act with the per-task adapter ``name``; ``None``: the shared base (the first task's model)."""
+        from embodied.models.peft.task_adapters import use_task_adapter
+
+        use_task_adapter(self.backbone, name)
+
+    @property
+    def task_adapters(self) -> list[str]:
+        """The per-task adapters, in the order they were added."""
+        return list(self.config.model_spec.task_adapters)
+
     # ----------------------------------------------------------------------------------------- save / load
     def save_pretrained(self, save_directory: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Weights (safetensors), config, tokenizer and processor, sealed by a sha256 ``manifest.json``.
@@ -238,6 +300,10 @@ class MMLLM(PreTrainedModel):
             self.config.spec = original
         self.tokenizer.save_pretrained(save_directory)
         self.processor.save_pretrained(save_directory)
+        if self.task_adapters:  # also in stock peft's layout, for PeftModel.from_pretrained
+            from embodied.models.peft.task_adapters import ADAPTERS_DIR, save_task_adapters
+
+            save_task_adapters(self.backbone, Path(save_directory) / ADAPTERS_DIR)
         write_model_manifest(save_directory)
 
     @classmethod

@@ -10,6 +10,8 @@ Layout of ``run_dir/checkpoints/step-000123/`` (optional parts are absent when n
     trainer_state.json     step, epoch, data order, stage, config hash ... (plain JSON from the trainer)
     rng.json               Python ``random`` and numpy states, layout of rng.safetensors
     rng.safetensors        torch CPU / CUDA / named generator byte states
+    hooks.json             continual-learning hooks' plain-JSON state                 (optional)
+    hooks.safetensors      their tensors (Fisher, anchors, generator states)          (optional)
     manifest.json          sha256 and size of every file above, self-checksummed
 
 A save goes to ``.tmp-step-000123-<pid>/``; every file and the directory are fsynced, the directory is renamed
@@ -77,6 +79,7 @@ class Checkpoint:
     scheduler_state: dict[str, Any] | None
     trainer_state: dict[str, Any]
     rng: RngState
+    hooks_state: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None
 
 
 def step_dir_name(step: int) -> str:
@@ -90,6 +93,7 @@ def _payload(
     scheduler: Any | None,
     trainer_state: dict[str, Any],
     rng: RngState,
+    hooks_state: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None,
 ) -> tuple[dict[str, bytes], dict[str, dict[str, torch.Tensor]]]:
     """Encode everything before touching the disk, so a non-serialisable value fails without leftovers."""
     model_tree, model_tensors = encode_state(dict(model_state), "model_state")
@@ -109,6 +113,10 @@ def _payload(
     if scheduler is not None:
         scheduler_tree, _ = encode_state(scheduler.state_dict(), f"{type(scheduler).__name__} state", False)
         json_files["scheduler.json"] = json_bytes(scheduler_tree)
+    if hooks_state is not None:
+        check_plain_json(hooks_state[0], "hooks state")
+        json_files["hooks.json"] = json_bytes(hooks_state[0])
+        tensor_files["hooks.safetensors"] = dict(hooks_state[1])
     return json_files, tensor_files
 
 
@@ -121,18 +129,20 @@ def save_checkpoint(
     trainer_state: dict[str, Any],
     rng: RngState,
     retention: int | None = None,
+    hooks_state: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None,
 ) -> Path:
     """Write ``run_dir/checkpoints/step-{step:06d}/`` atomically and return its path.
 
     ``scheduler`` is any LR scheduler whose ``state_dict()`` is JSON-able (all of ``torch.optim.lr_scheduler``;
     ``LambdaLR`` stores no lambdas, which are rebuilt from the config). ``retention`` keeps only the newest N
     step directories (the one just written always stays). An existing directory for the same step is replaced.
+    ``hooks_state``: the stage's continual-learning hooks (``HookSet.state_dict()``: JSON and tensors).
     """
     if step < 0:
         raise CheckpointError(f"step must be >= 0, got {step}")
     if retention is not None and retention < 1:
         raise CheckpointError(f"retention must be >= 1 or None, got {retention}")
-    json_files, tensor_files = _payload(model_state, optimizer, scheduler, trainer_state, rng)
+    json_files, tensor_files = _payload(model_state, optimizer, scheduler, trainer_state, rng, hooks_state)
     root = Path(run_dir) / CHECKPOINTS
     if not root.is_dir():
         root.mkdir(parents=True)
@@ -244,6 +254,12 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         rng = RngState.from_parts(_json(directory, "rng.json", manifest), rng_tensors)
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{directory / 'rng.json'}: malformed RNG state ({error})") from error
+    hooks_state = None
+    if ("hooks.json" in listed) != ("hooks.safetensors" in listed):
+        raise CheckpointError(f"{directory}: hooks.json and hooks.safetensors must come together")
+    if "hooks.json" in listed:
+        hook_tensors = load_tensors(read_verified(directory, "hooks.safetensors", manifest), str(directory / "hooks"))
+        hooks_state = (_json(directory, "hooks.json", manifest), hook_tensors)
     if not isinstance(model_state, dict) or not isinstance(trainer_state, dict):
         raise CheckpointError(f"{directory}: model.json and trainer_state.json must hold objects")
     return Checkpoint(
@@ -254,6 +270,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         scheduler_state=None if scheduler_state is None else decode_state(scheduler_state, {}, "scheduler.json"),
         trainer_state=trainer_state,
         rng=rng,
+        hooks_state=hooks_state,
     )
 
 

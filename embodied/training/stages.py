@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +38,12 @@ import torch
 
 from embodied.config import ExperimentConfig, save_config
 from embodied.config.stages import StageSpec
-from embodied.data import Episode, Mixture, make_samples, read_dataset, to_batch
+from embodied.data import KINDS, Episode, Mixture, Sample, make_samples, read_dataset, to_batch
 from embodied.data.augment import augment_prompts
 from embodied.models import MMLLM, MMLLMConfig
 from embodied.models.freezing import apply_policy, trainable_table
+from embodied.training.continual.base import HookSet, TaskContext
+from embodied.training.continual.state_files import HOOKS_DIR, build_hooks, load_hook_state, save_hook_state
 from embodied.training.distributed import is_main_process, process_state, wait_for_everyone
 from embodied.training.errors import TrainingError
 from embodied.training.feature_cache import frozen_feature_cache
@@ -52,7 +55,7 @@ from embodied.training.settings import LoopSettings
 from embodied.training.trainer import Trainer, TrainerSettings
 from embodied.training.vqa_pairs import PreferencePair, vqa_preference_pairs
 
-__all__ = ["CONFIG_FILE", "MODEL_DIR", "run_stages"]
+__all__ = ["CONFIG_FILE", "MODEL_DIR", "TaskInfo", "run_stages", "task_samples"]
 
 logger = logging.getLogger("embodied")
 
@@ -61,18 +64,41 @@ MODEL_DIR = "model"
 _MODEL_TMP = ".model-tmp"
 
 
+@dataclass
+class TaskInfo:
+    """Where a ``run_stages`` call stands in a task sequence (``embodied continual``); the default is a plain run.
+
+    ``previous`` / ``previous_tasks``: the earlier tasks' training samples and the task index of each (what the
+    hooks replay or distil on); ``previous_run``: the earlier task's run directory, whose stages' ``hooks/``
+    state the same stages load; ``start_model``: the model the first stage starts from (the earlier task's
+    final model; ``None``: a new one from ``config.model``); ``is_last``: no task follows (EWC then skips its
+    Fisher).
+    """
+
+    index: int = 0
+    name: str = "task"
+    previous: Sequence[Sample] = ()
+    previous_tasks: Sequence[int] = ()
+    previous_run: Path | None = None
+    start_model: Path | None = None
+    is_last: bool = True
+
+
 def run_stages(
     config: ExperimentConfig,
     dataset_root: str | Path | None,
     run_dir: str | Path,
     resume: str | Path | None = None,
     env_factory: EnvFactory | None = None,
+    task: TaskInfo | None = None,
 ) -> list[Path]:
     """Train every stage of ``config`` on the dataset at ``dataset_root``; the saved model directory per stage.
 
     ``rl`` stages roll out in envs made by ``env_factory`` (``embodied.agents.rl_envs.make_rl_envs``); a config
-    whose stages are all ``rl`` needs no dataset (``dataset_root`` may be ``None``).
+    whose stages are all ``rl`` needs no dataset (``dataset_root`` may be ``None``). ``task``: where this run
+    stands in a task sequence (``embodied continual``); a plain run is the one task 0.
     """
+    task = task or TaskInfo()
     run_dir = Path(run_dir)
     dataset = None if dataset_root is None else Path(dataset_root)
     if not config.stages:
@@ -89,13 +115,13 @@ def run_stages(
         save_config(config, run_dir / CONFIG_FILE)
     episodes: list[Episode] = []
     heldout: list[Episode] = []
-    if any(stage.kind != "rl" for stage in config.stages):
-        if dataset is None:
-            raise TrainingError("the config's align/instruct/preference stages need a dataset (dataset_root)")
+    if dataset is None and any(stage.kind != "rl" for stage in config.stages):
+        raise TrainingError("the config's align/instruct/preference stages need a dataset (dataset_root)")
+    if dataset is not None:  # rl stages read it only for their hooks (replayed, distilled on)
         episodes = read_dataset(dataset).episodes()
         _check_dataset(config, episodes, dataset)
         episodes, heldout = _split_heldout(episodes, config.data.heldout_episodes)
-    parent: Path | None = None
+    parent: Path | None = task.start_model
     models = []
     for stage in config.stages:
         stage_dir = run_dir / stage.name
@@ -103,10 +129,16 @@ def run_stages(
             logger.info("stage %r is finished (%s exists): skipped", stage.name, stage_dir / MODEL_DIR)
         else:
             model = _load_model(config, parent)
-            trainer = _stage_trainer(config, stage, model, (episodes, heldout), stage_dir, (env_factory, parent))
+            _apply_stage_policy(config, stage, model)
+            hooks, ctx = _start_hooks(stage, model, episodes, task)
+            trainer = _stage_trainer(stage, model, (episodes, heldout), stage_dir, (env_factory, parent), hooks)
             resumed = _run_trainer(trainer, model, stage, resume)
             resume = "auto" if resume is not None else None  # an explicit checkpoint belongs to the first stage run
+            if hooks and ctx is not None:
+                hooks.on_task_end(ctx)
             if is_main_process():
+                if hooks:
+                    save_hook_state(stage_dir / HOOKS_DIR, hooks)
                 _save_model(model, stage_dir, trainer)
                 write_lineage(
                     stage_dir,
@@ -150,26 +182,68 @@ def _split_heldout(episodes: list[Episode], count: int) -> tuple[list[Episode], 
     return (episodes[: len(episodes) - count], episodes[len(episodes) - count :]) if count else (episodes, [])
 
 
+def _apply_stage_policy(config: ExperimentConfig, stage: StageSpec, model: MMLLM) -> None:
+    """The stage's trainable policy over ``model.trainable``, logged as the component table."""
+    policy = {**config.model.trainable, **stage.trainable}
+    apply_policy(model.component_groups(), policy, model.backbone)
+    logger.info("stage %r (%s)\n%s", stage.name, stage.kind, trainable_table(model.component_groups(), policy))
+
+
+def _start_hooks(
+    stage: StageSpec, model: MMLLM, episodes: Sequence[Episode], task: TaskInfo
+) -> tuple[HookSet, TaskContext | None]:
+    """The stage's hooks with the previous task's state loaded, after ``on_task_start`` (before the optimizer
+    is built, so a hook may add parameters)."""
+    hooks = HookSet(build_hooks(stage.hooks), model=model, model_batches=stage.kind in ("align", "instruct"))
+    if not hooks:
+        return hooks, None
+    if task.previous_run is not None:
+        load_hook_state(task.previous_run / stage.name / HOOKS_DIR, hooks)
+    own = task_samples(model, episodes)
+    # a plain run's preference / rl stage guards what the supervised stages taught: the dataset counts as earlier
+    plain_later = task.index == 0 and task.is_last and stage.kind in ("preference", "rl")
+    ctx = TaskContext(
+        task=task.index,
+        task_name=task.name,
+        stage=stage.name,
+        stage_kind=stage.kind,
+        model=model,
+        current=own,
+        previous=own if plain_later else list(task.previous),
+        previous_tasks=[0] * len(own) if plain_later else list(task.previous_tasks),
+        collate=lambda items: to_batch(model, items),
+        seed=stage.seed,
+        batch_size=stage.batch_size,
+        is_last_task=task.is_last,
+    )
+    hooks.on_task_start(ctx)
+    return hooks, ctx
+
+
+def task_samples(model: MMLLM, episodes: Sequence[Episode]) -> list[Sample]:
+    """Every training sample (all kinds) of a task's episodes, as the stages make them for ``model``."""
+    if not episodes:
+        return []
+    chunk = max([head.chunk_length for head in model.head_map.values()] + [1])
+    return make_samples(episodes, list(KINDS), chunk=chunk, normalize=model.processor.normalize_actions)
+
+
 def _stage_trainer(
-    config: ExperimentConfig,
     stage: StageSpec,
     model: MMLLM,
     data: tuple[Sequence[Episode], Sequence[Episode]],
     stage_dir: Path,
     rl: tuple[EnvFactory | None, Path | None],
+    hooks: HookSet,
 ) -> Trainer:
-    """Apply the stage's policy and build its data and Trainer (``rl``: envs from the factory, the parent's
-    value head)."""
+    """The stage's data and Trainer (``rl``: envs from the factory, the parent's value head)."""
     episodes, heldout = data
-    policy = {**config.model.trainable, **stage.trainable}
-    apply_policy(model.component_groups(), policy, model.backbone)
-    logger.info("stage %r (%s)\n%s", stage.name, stage.kind, trainable_table(model.component_groups(), policy))
     settings = TrainerSettings(**stage.model_dump(include=set(LoopSettings.model_fields)), stage=stage.name)
     if stage.kind == "rl":
-        return build_rl_trainer(stage, settings, model, stage_dir, *rl)
+        return build_rl_trainer(stage, settings, model, stage_dir, *rl, hooks=hooks)
     if stage.kind == "preference":
-        return _preference_trainer(stage, settings, model, episodes, stage_dir)
-    return _supervised_trainer(stage, settings, model, (episodes, heldout), stage_dir)
+        return _preference_trainer(stage, settings, model, episodes, stage_dir, hooks)
+    return _supervised_trainer(stage, settings, model, (episodes, heldout), stage_dir, hooks)
 
 
 def _run_trainer(trainer: Trainer, model: MMLLM, stage: StageSpec, resume: str | Path | None) -> Path | None:
@@ -186,6 +260,7 @@ def _supervised_trainer(
     model: MMLLM,
     data: tuple[Sequence[Episode], Sequence[Episode]],
     stage_dir: Path,
+    hooks: HookSet,
 ) -> Trainer:
     """The Trainer of an ``align`` / ``instruct`` stage: mixture draws of samples, batched by ``to_batch``; the
     held-out episodes' samples of the same kinds are its evaluation data."""
@@ -204,11 +279,16 @@ def _supervised_trainer(
     def collate(items: list[Any]) -> dict[str, Any]:
         return to_batch(model, items)
 
-    return Trainer(model, settings, samples, stage_dir, eval_data=held or None, collate=collate)
+    return Trainer(model, settings, samples, stage_dir, eval_data=held or None, collate=collate, hooks=hooks)
 
 
 def _preference_trainer(
-    stage: StageSpec, settings: TrainerSettings, model: MMLLM, episodes: Sequence[Episode], stage_dir: Path
+    stage: StageSpec,
+    settings: TrainerSettings,
+    model: MMLLM,
+    episodes: Sequence[Episode],
+    stage_dir: Path,
+    hooks: HookSet,
 ) -> Trainer:
     """The Trainer of a ``preference`` stage: DPO on correct vs wrong VQA answers against a frozen reference."""
     pairs = vqa_preference_pairs(episodes, make_samples(episodes, ["vqa"]), stage.seed)
@@ -225,7 +305,7 @@ def _preference_trainer(
         )
 
     logger.info("stage %r: %d preference pairs", stage.name, len(pairs))
-    return Trainer(wrapper, settings, pairs, stage_dir, collate=collate)
+    return Trainer(wrapper, settings, pairs, stage_dir, collate=collate, hooks=hooks)
 
 
 def _save_model(model: MMLLM, stage_dir: Path, trainer: Trainer | None = None) -> Path:

@@ -36,6 +36,7 @@ from embodied.training.checkpoint import (
     restore_scheduler,
     save_checkpoint,
 )
+from embodied.training.continual.base import HookSet
 from embodied.training.data_order import Collate, DataOrder
 from embodied.training.distributed import mean_over_processes, use_cpu
 from embodied.training.errors import TrainingError
@@ -87,8 +88,10 @@ class Trainer:
         eval_data: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
         collate: Collate | None = None,
         accelerator: Accelerator | None = None,
+        hooks: HookSet | None = None,
     ) -> None:
         self.settings = settings
+        self.hooks = hooks or HookSet()
         self.run_dir = Path(run_dir)
         self.accelerator = accelerator or Accelerator(
             cpu=use_cpu(),
@@ -214,8 +217,10 @@ class Trainer:
                 output = self.model(**batch)
                 if output.loss is None:
                     raise TrainingError(f"step {self.state.step + 1}: the model returned no loss (no targets?)")
-                self.accelerator.backward(output.loss)  # divides by grad_accum: the update sees the mean
-            values = {**output.metrics, "loss": float(output.loss.detach())}
+                extra, hook_metrics = self.hooks.loss(batch, output) if self.hooks else (None, {})
+                total = output.loss if extra is None else output.loss + extra
+                self.accelerator.backward(total)  # divides by grad_accum: the update sees the mean
+            values = {**output.metrics, **hook_metrics, "loss": float(output.loss.detach())}
             for key, value in values.items():
                 sums[key] = sums.get(key, 0.0) + float(value)
         return {key: total / self.settings.grad_accum for key, total in sums.items()}
@@ -302,6 +307,7 @@ class Trainer:
                 self.state.model_dump(),
                 capture_rng(self._generators()),
                 retention=self.settings.keep_checkpoints,
+                hooks_state=self.hooks.state_dict() if self.hooks else None,
             )
             logger.info("checkpoint %s", path)
         self._last_saved = self.state.step
@@ -316,6 +322,17 @@ class Trainer:
         """Put the data where the checkpoint's ``state`` says (before the RNG states are restored)."""
         if self.data is not None:
             self.data.seek(state.epoch, state.index)
+
+    def _restore_hooks(self, saved: tuple[dict[str, Any], dict[str, torch.Tensor]] | None, path: Path) -> None:
+        """Put the continual-learning hooks' state back; the checkpoint must hold state for exactly these hooks."""
+        if saved is None and not self.hooks:
+            return
+        if saved is None:
+            raise TrainingError(f"{path} has no hook state but this stage has hooks; the stage's hooks changed")
+        try:
+            self.hooks.load_state_dict(saved[0], saved[1], str(path / "hooks.json"))
+        except ValueError as error:
+            raise TrainingError(f"cannot resume: {error}") from error
 
     def resume(self, checkpoint: str | os.PathLike[str] = "auto") -> Path | None:
         """Restore everything from ``checkpoint`` (a directory, or ``"auto"``: the newest in ``run_dir``).
@@ -341,6 +358,7 @@ class Trainer:
         restore_optimizer(self._optimizer, saved)
         restore_scheduler(self.scheduler, saved)
         self._restore_position(state)
+        self._restore_hooks(saved.hooks_state, path)
         restore_rng(saved.rng, self._generators())
         self.state = state
         self.guard.skipped, self.guard.streak = state.skipped_steps, state.nonfinite_streak

@@ -23,7 +23,7 @@ from pydantic import Field
 from transformers import LogitsProcessor
 
 from embodied.models.context import BuildContext
-from embodied.models.heads.base import HEADS, Batch
+from embodied.models.heads.base import HEADS, Batch, HeadDistribution
 from embodied.models.heads.vocabulary import VocabularyHead, next_token_pairs
 from embodied.registry import ComponentSettings
 
@@ -224,6 +224,13 @@ class ActionTokensHead(VocabularyHead):
             "accuracy": float((chosen == gold).float().mean()),
             "bin_error": float((chosen - gold).abs().float().mean()),
         }
+
+    def distribution_params(self, hidden: torch.Tensor, batch: Batch) -> HeadDistribution | None:
+        """Bin log-probabilities ``[N, bins]`` (constrained decoding's distribution) where the next label is an
+        action token."""
+        states, targets = next_token_pairs(hidden, batch["labels"])
+        keep = self.bins_of(targets) >= 0
+        return HeadDistribution("categorical", self.bin_log_probs(states[keep]))
 
     def log_prob(self, actions: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """``log π(actions)`` ``[B]`` under constrained decoding.

@@ -12,7 +12,8 @@ Two kinds of head:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -23,6 +24,19 @@ from embodied.registry import ComponentSettings, Registry
 HEADS: Registry[Head] = Registry("head")
 
 Batch = dict[str, Any]
+
+
+@dataclass
+class HeadDistribution:
+    """A head's output distribution at its trained positions, for distillation (LwF).
+
+    ``categorical``: ``params`` are logits ``[N, C]`` (one row per predicted token / argument);
+    ``laplace``: ``params`` are locations ``[N, ...]`` with the fixed per-dimension ``scale``.
+    """
+
+    family: Literal["categorical", "laplace"]
+    params: torch.Tensor
+    scale: torch.Tensor | None = None
 
 
 class Head(nn.Module, ABC):
@@ -81,6 +95,11 @@ class Head(nn.Module, ABC):
         Generative heads: ``hidden`` is the token ids ``[B, L]`` produced by ``MMLLM.generate``; returns the
         decoded output (texts, or actions ``[B, H, A]``).
         """
+
+    def distribution_params(self, hidden: torch.Tensor, batch: Batch) -> HeadDistribution | None:
+        """The head's output distribution where ``batch`` has targets (read like ``loss``), for distillation;
+        ``None`` for a head without a tractable one (diffusion)."""
+        return None
 
     def log_prob(self, actions: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """``log π(actions | hidden)`` per sample ``[B]``; defined where ``has_log_prob`` is True."""

@@ -22,7 +22,7 @@ from pydantic import Field
 from torch import nn
 
 from embodied.models.context import BuildContext
-from embodied.models.heads.base import HEADS, Batch, Head
+from embodied.models.heads.base import HEADS, Batch, Head, HeadDistribution
 from embodied.models.heads.chunks import check_queries, chunk_targets, learned_queries, masked_mean
 from embodied.registry import ComponentSettings
 
@@ -93,6 +93,10 @@ class ContinuousHead(Head):
         targets, weights = chunk_targets(batch, self.chunk_length, self.action_dim)
         loss = masked_mean((self.mean(hidden) - targets).abs(), weights)
         return loss, {"loss": float(loss.detach()), "scale": float(self.log_scale.detach().exp().mean())}
+
+    def distribution_params(self, hidden: torch.Tensor, batch: Batch) -> HeadDistribution | None:
+        """The Laplace policy: locations μ ``[B, H, A]`` and the scale b ``[A]``."""
+        return HeadDistribution("laplace", self.mean(hidden), self.log_scale.float().exp())
 
     def log_prob(self, actions: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """Sum of Laplace log-densities of ``actions [B, H, A]`` given query states ``[B, H, D]`` → ``[B]``."""

@@ -37,7 +37,7 @@ from pydantic import Field, field_validator
 from torch import nn
 
 from embodied.models.context import BuildContext
-from embodied.models.heads.base import HEADS, Batch, Head
+from embodied.models.heads.base import HEADS, Batch, Head, HeadDistribution
 from embodied.models.heads.chunks import check_queries, learned_queries
 from embodied.registry import ComponentSettings
 
@@ -225,6 +225,14 @@ class PointerHead(Head):
             for i, name in enumerate(self.settings.arguments):
                 metrics[f"{name}_acc"] = float(hit[rows, i].float().mean()) if bool(rows.any()) else 0.0
         return loss, metrics
+
+    def distribution_params(self, hidden: torch.Tensor, batch: Batch) -> HeadDistribution | None:
+        """Location (× rotation) logits ``[B·K, L·R]`` of every argument, on the rows with pointing targets."""
+        logits = self.logits(hidden, self.locations(batch.get("dense_features")))  # [B, K, L·R]
+        mask = batch.get("point_mask")
+        if mask is not None:
+            logits = logits[mask.to(logits.device) > 0]
+        return HeadDistribution("categorical", logits.reshape(-1, logits.shape[-1]))
 
     # ----------------------------------------------------------------------------------------- acting
     def log_prob(

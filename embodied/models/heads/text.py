@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from embodied.models.context import BuildContext
-from embodied.models.heads.base import HEADS, Batch
+from embodied.models.heads.base import HEADS, Batch, HeadDistribution
 from embodied.models.heads.vocabulary import IGNORE_INDEX, VocabularyHead, next_token_pairs
 from embodied.registry import ComponentSettings
 
@@ -71,6 +71,12 @@ class TextHead(VocabularyHead):
         loss = F.cross_entropy(logits, gold)
         accuracy = (logits.argmax(dim=-1) == gold).float().mean()
         return loss, {"loss": float(loss.detach()), "accuracy": float(accuracy), "tokens": float(gold.numel())}
+
+    def distribution_params(self, hidden: torch.Tensor, batch: Batch) -> HeadDistribution | None:
+        """LM logits ``[N, V]`` at the labelled next-token positions."""
+        states, targets = next_token_pairs(hidden, batch["labels"])
+        keep = targets != IGNORE_INDEX
+        return HeadDistribution("categorical", self.backbone.logits(states[keep]).float())
 
     def log_prob(self, actions: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """``log π(tokens)`` ``[B]``: token ids ``actions [B, L]`` scored by the states before each of them

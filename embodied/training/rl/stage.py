@@ -17,6 +17,7 @@ from typing import Any
 
 from embodied.config.rl_stage import default_head
 from embodied.config.stages import StageSpec
+from embodied.training.continual.base import HookSet
 from embodied.training.distributed import process_state
 from embodied.training.errors import TrainingError
 from embodied.training.rl.algorithms import ALGORITHMS, RLAlgorithm
@@ -58,8 +59,10 @@ def build_rl_trainer(
     stage_dir: Path,
     env_factory: EnvFactory | None,
     parent: Path | None,
+    hooks: HookSet | None = None,
 ) -> RLTrainer:
-    """The ``RLTrainer`` of an ``rl`` stage (its envs made through ``env_factory``)."""
+    """The ``RLTrainer`` of an ``rl`` stage (its envs made through ``env_factory``; ``hooks``: its
+    continual-learning hooks, whose terms join every minibatch's loss)."""
     spec = stage.rl
     assert spec is not None
     if env_factory is None:
@@ -97,7 +100,16 @@ def build_rl_trainer(
         prompt,
     )
     return RLTrainer(
-        policy, settings, stage_dir, algorithm, collector, reference, eval_collector, spec.eval_episodes, spec.eval_seed
+        policy,
+        settings,
+        stage_dir,
+        algorithm,
+        collector,
+        reference,
+        eval_collector,
+        spec.eval_episodes,
+        spec.eval_seed,
+        hooks=hooks,
     )
 
 

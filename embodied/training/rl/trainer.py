@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from pydantic import Field
 
+from embodied.training.continual.base import HookSet
 from embodied.training.distributed import mean_over_processes
 from embodied.training.rl.algorithms.base import Minibatch, RLAlgorithm
 from embodied.training.rl.policy import ActorCritic, PolicyOutput
@@ -62,8 +63,9 @@ class RLTrainer(Trainer):
         eval_collector: Collector | None = None,
         eval_episodes: int = 0,
         eval_seed: int = 1_000_000,
+        hooks: HookSet | None = None,
     ) -> None:
-        super().__init__(policy, settings, None, run_dir, eval_data=[None] if eval_collector else None)
+        super().__init__(policy, settings, None, run_dir, eval_data=[None] if eval_collector else None, hooks=hooks)
         self.policy, self.algorithm, self.collector = policy, algorithm, collector
         self.reference = reference
         self.eval_collector, self.eval_episodes, self.eval_seed = eval_collector, eval_episodes, eval_seed
@@ -96,9 +98,13 @@ class RLTrainer(Trainer):
         return out.log_prob.detach()
 
     def step(self, loss: torch.Tensor) -> dict[str, float]:
-        self.accelerator.backward(loss)
-        report, grad_norm = self._apply_gradients({"loss": float(loss.detach())})
-        return {"grad_norm": grad_norm, "skipped": float(report is not None)}
+        """Backward and apply; the stage's continual-learning hooks add their terms (e.g. an SFT loss on
+        replayed demonstrations, a penalty) to each minibatch's loss."""
+        extra, hook_metrics = self.hooks.loss() if self.hooks else (None, {})
+        total = loss if extra is None else loss + extra
+        self.accelerator.backward(total)
+        report, grad_norm = self._apply_gradients({"loss": float(total.detach())})
+        return {**hook_metrics, "grad_norm": grad_norm, "skipped": float(report is not None)}
 
     # ------------------------------------------------------------------------------------------ iteration
     def _train_step(self) -> dict[str, Any]:
