@@ -6,6 +6,8 @@ resolved experiment config), ``quickstart`` (the main job on CPU: collect → tr
 stages on a dataset, collected into ``RUN_DIR/data`` first when ``--data`` is not given) and ``eval`` (a saved
 model's rollouts, baselines, VQA and plans → ``results.json``, ``report.html``; see ``embodied.eval.command``).
 ``doctor`` checks a saved model for silent train/inference mismatches (see ``embodied.eval.doctor``).
+``dataset info|validate DIR`` prints what a LeRobot v3 dataset holds or checks it against the layout rules
+(``embodied.data.validate``; ``validate`` exits 1 when it finds problems).
 
 Errors follow one contract (``embodied.errors``): a mistake in the input — a bad argument or override, a path
 that does not exist or cannot be written, a corrupted file, an unavailable device — is one line
@@ -137,6 +139,39 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return run_doctor_command(args, _env_action_space)
 
 
+def _cmd_dataset(args: argparse.Namespace) -> int:
+    from embodied.data.validate import describe_dataset, validate_dataset
+
+    root = existing_dir(f"dataset {args.action}", args.dir)
+    if args.action == "info":
+        summary = describe_dataset(root)
+        print(json.dumps(summary, indent=2) if args.json else _dataset_text(summary))
+        return 0
+    problems = validate_dataset(root)
+    if args.json:
+        print(json.dumps([vars(p) for p in problems], indent=2))
+    for problem in problems if not args.json else ():
+        print(f"problem: {problem}")
+    if not args.json:
+        print(f"{len(problems)} problem(s) in {root}" if problems else f"ok: {root} follows the LeRobot v3.0 layout")
+    return 1 if problems else 0
+
+
+def _dataset_text(summary: dict[str, Any]) -> str:
+    """``embodied dataset info`` as text: totals, tasks, one line per feature."""
+    head = f"{summary['root']}: LeRobot {summary['codebase_version']}, {summary['fps']} fps"
+    lines = [
+        f"{head}, robot {summary['robot_type']}",
+        f"episodes {summary['episodes']}, frames {summary['frames']}, tasks {len(summary['tasks'])}",
+        *(f"  task {i}: {task}" for i, task in enumerate(summary["tasks"][:10])),
+        "features:",
+        *(f"  {k:<36} {f['dtype']:<8} {f['shape']!s:<14} {f['storage']}" for k, f in summary["features"].items()),
+        f"quantile stats (q01..q99): {'yes' if summary['quantile_stats'] else 'no'}; "
+        f"embodied extras: {'yes' if summary['embodied_extras'] else 'no'}",
+    ]
+    return "\n".join(lines)
+
+
 def _env_action_space(env_id: str, kwargs: dict[str, Any]) -> Any:
     """``gymnasium.make(env_id, **kwargs).action_space``: the CLI composes, the core never imports the envs."""
     import gymnasium
@@ -208,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check a saved model for silent train/inference mismatches (pass/fail table)")
     add_doctor_arguments(p)
     p.set_defaults(func=_cmd_doctor)
+    p = sub.add_parser("dataset", help="inspect a LeRobot v3 dataset: info (what it holds) or validate (layout rules)")
+    p.add_argument("action", choices=["info", "validate"], help="info: totals, tasks, features; validate: check it")
+    p.add_argument("dir", metavar="DIR", help="dataset directory (holds meta/info.json)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_dataset)
     return parser
 
 

@@ -177,6 +177,15 @@ CASES: list[Case] = [
     Case("doctor-samples-0", doctor("--samples", "0"), "--samples"),
     Case("doctor-episodes-0", doctor("--episodes", "0"), "--episodes"),
     Case("doctor-seed-negative", doctor("--seed", "-3"), "--seed"),
+    # ---- dataset info | validate (issue 15)
+    Case("dataset-info-nonexistent", ("dataset", "info", "{tmp}/nonexistent"), "dataset info"),
+    Case("dataset-validate-is-a-file", ("dataset", "validate", "{file}"), "is a file"),
+    Case("dataset-info-not-a-dataset", ("dataset", "info", "{tmp}"), "meta/info.json not found"),
+    Case("dataset-validate-not-a-dataset", ("dataset", "validate", "{tmp}"), "meta/info.json not found"),
+    Case("dataset-info-truncated-info", ("dataset", "info", "{broken_dataset}"), "info.json"),
+    Case("dataset-validate-empty-info", ("dataset", "validate", "{dataset}"), "codebase_version"),
+    Case("dataset-unknown-action", ("dataset", "check", "{tmp}"), "'check'"),
+    Case("dataset-missing-dir", ("dataset", "info"), "DIR"),
 ]
 
 #: run as a real process too: the console output as a user sees it
