@@ -19,6 +19,7 @@ from embodied.eval.manifest import package_versions
 
 #: benchmark name → module (each exposes ``run(quick: bool) -> dict``)
 BENCHMARKS = {
+    "dataset": "embodied.bench.dataset",
     "decode": "embodied.bench.decode",
     "envs": "embodied.bench.envs",
     "pointer": "embodied.bench.pointer",
