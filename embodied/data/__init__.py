@@ -9,6 +9,7 @@ from embodied.data.episode import Episode, VQAPair
 from embodied.data.mixture import Mixture
 from embodied.data.reader import DatasetError, LeRobotDataset, read_dataset
 from embodied.data.samples import KINDS, Sample, make_samples, to_batch
+from embodied.data.validate import Problem, describe_dataset, validate_dataset
 from embodied.data.writer import write_dataset
 
 __all__ = [
@@ -18,11 +19,14 @@ __all__ = [
     "Episode",
     "LeRobotDataset",
     "Mixture",
+    "Problem",
     "Sample",
     "VQAPair",
     "collect",
+    "describe_dataset",
     "make_samples",
     "read_dataset",
     "to_batch",
+    "validate_dataset",
     "write_dataset",
 ]
