@@ -64,8 +64,8 @@ def test_expert_demonstrations_round_trip(tmp_path: Path) -> None:
             original.vqa,
             original.task,
         )
-    rows = pq.read_table(root / "meta/episodes/chunk-000/file-000.parquet").to_pydict()
-    assert rows["embodied/success"] == [True, True, True] and rows["embodied/env_id"] == [ENV_ID] * 3
+    rows = pq.read_table(root / "meta/embodied/episodes.parquet").to_pydict()  # extras live outside meta/episodes
+    assert rows["success"] == [True, True, True] and rows["env_id"] == [ENV_ID] * 3
 
 
 def _assert_matches_single_env(episode: Episode) -> None:
