@@ -1,7 +1,8 @@
 """The ``embodied`` console script: thin parsing that builds objects and calls them.
 
 Commands: ``list`` (registered components), ``envs`` (registered simulated worlds), ``config`` (print a
-resolved experiment config), ``quickstart`` (the main job on CPU: collect → train → evaluate → report),
+resolved experiment config), ``continual`` (a task sequence, every task evaluated after each; see
+``embodied.agents.continual``), ``quickstart`` (the main job on CPU: collect → train → evaluate → report),
 ``collect`` (expert demonstrations of the config's ``data:`` → a LeRobot v3 dataset), ``train`` (the config's
 stages on a dataset, collected into ``RUN_DIR/data`` first when ``--data`` is not given) and ``eval`` (a saved
 model's rollouts, baselines, VQA and plans → ``results.json``, ``report.html``; see ``embodied.eval.command``).
@@ -97,7 +98,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     run_dir = Path(args.run_dir)
     data: Path | None = Path(args.data) if args.data else run_dir / "data"
-    needs_data = any(stage.kind != "rl" for stage in cfg.stages)  # rl stages learn from envs, not a dataset
+    # rl stages learn from envs, not a dataset; their continual-learning hooks replay / distil on one
+    needs_data = any(stage.kind != "rl" or stage.hooks for stage in cfg.stages)
     missing = needs_data and not args.data and not (run_dir / "data" / "meta" / "info.json").exists()
     wait_for_everyone()  # under accelerate launch: every process looks before the main one collects
     if missing and is_main_process():
@@ -125,6 +127,18 @@ def _check_train_paths(args: argparse.Namespace) -> None:
             raise UsageError(f"--data {args.data}: not a LeRobot v3 dataset (no {info}); run embodied collect first")
     if args.resume not in (None, "auto"):
         existing_dir("--resume", args.resume)
+
+
+def _cmd_continual(args: argparse.Namespace) -> int:
+    import logging
+
+    writable_dir("--run-dir", args.run_dir)
+    if args.resume not in (None, "auto"):
+        raise UsageError(f"--resume {args.resume}: expected 'auto' (a task sequence resumes where it stopped)")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from embodied.agents.continual import run_continual  # composition: envs + training + evaluation
+
+    return run_continual(args.config, args.overrides, args.run_dir, resume=args.resume)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -224,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="dataset directory to write")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_collect)
+    p = sub.add_parser("continual", help="train the config's task sequence, evaluate every task after each")
+    _config_arguments(p, "continual.episodes=20")
+    p.add_argument("--run-dir", required=True, help="run directory (data/, one directory per method, results)")
+    p.add_argument("--resume", default=None, help="'auto': continue the run in --run-dir where it stopped")
+    p.set_defaults(func=_cmd_continual)
     p = sub.add_parser("train", help="run the config's training stages")
     _config_arguments(p, "stages.1.max_steps=100")
     p.add_argument("--run-dir", required=True, help="run directory (config.yaml, one sub-directory per stage)")

@@ -39,6 +39,12 @@ class ContinualSpec(BaseModel):
     episodes: int = Field(20, ge=1, description="held-out episodes per task at every evaluation")
     seed: int = Field(1_000_000, ge=0, description="first held-out seed of every task (episode k: seed + k)")
     num_envs: int = Field(4, ge=1, description="sub-envs of the batched evaluator")
+    max_steps: int | None = Field(
+        None,
+        ge=1,
+        description="steps per evaluation episode (null: the env's own limit; 1 with primitive control: "
+        "success at the first attempt)",
+    )
     vqa_episodes: int = Field(0, ge=0, description="language probe: VQA questions on held-out scenes (0: none)")
     plan_episodes: int = Field(0, ge=0, description="language probe: planner episodes, plan validity (0: none)")
     curve: bool = Field(

@@ -13,6 +13,7 @@ from embodied.models.heads.base import HEADS
 from embodied.models.peft.base import PEFT_METHODS
 from embodied.models.projectors.base import PROJECTORS
 from embodied.registry import Registry
+from embodied.training.continual import HOOKS
 from embodied.training.rl.algorithms import ALGORITHMS
 
 #: kind (plural, as shown by ``embodied list``) → registry
@@ -23,6 +24,7 @@ REGISTRIES: dict[str, Registry] = {  # type: ignore[type-arg]
     "heads": HEADS,
     "peft-methods": PEFT_METHODS,
     "algorithms": ALGORITHMS,
+    "hooks": HOOKS,
 }
 
-__all__ = ["ALGORITHMS", "BACKBONES", "ENCODERS", "HEADS", "PEFT_METHODS", "PROJECTORS", "REGISTRIES"]
+__all__ = ["ALGORITHMS", "BACKBONES", "ENCODERS", "HEADS", "HOOKS", "PEFT_METHODS", "PROJECTORS", "REGISTRIES"]

@@ -55,7 +55,7 @@ from embodied.training.settings import LoopSettings
 from embodied.training.trainer import Trainer, TrainerSettings
 from embodied.training.vqa_pairs import PreferencePair, vqa_preference_pairs
 
-__all__ = ["CONFIG_FILE", "MODEL_DIR", "TaskInfo", "run_stages", "task_samples"]
+__all__ = ["CONFIG_FILE", "MODEL_DIR", "TaskInfo", "run_stages", "seal_task_hooks", "task_samples"]
 
 logger = logging.getLogger("embodied")
 
@@ -153,6 +153,30 @@ def run_stages(
         parent = stage_dir / MODEL_DIR
         models.append(parent)
     return models
+
+
+def seal_task_hooks(
+    config: ExperimentConfig, dataset_root: Path, run_dir: Path, models: Sequence[Path], task: TaskInfo
+) -> None:
+    """The hooks' state at the end of a task that was trained without them: for each stage of ``config`` with
+    hooks, ``on_task_start`` and ``on_task_end`` on the stage's finished model (``models``, one per stage), the
+    state written to ``run_dir/<stage>/hooks`` as if the stage had trained with them.
+
+    Exact only when the hooks cannot change a first task's training — true of the built-ins on task 0 of a
+    sequence (nothing to replay, no Fisher, no teacher, no adapter) — which lets ``embodied continual`` train
+    the first task once for every method.
+    """
+    episodes, _ = _split_heldout(read_dataset(dataset_root).episodes(), config.data.heldout_episodes)
+    for stage, model_dir in zip(config.stages, models, strict=True):
+        if not stage.hooks or (run_dir / stage.name / HOOKS_DIR).is_dir():
+            continue
+        model = MMLLM.from_pretrained(model_dir)
+        _apply_stage_policy(config, stage, model)
+        hooks, ctx = _start_hooks(stage, model, episodes, task)
+        if ctx is not None:
+            hooks.on_task_end(ctx)
+        if is_main_process():
+            save_hook_state(run_dir / stage.name / HOOKS_DIR, hooks)
 
 
 def _check_dataset(config: ExperimentConfig, episodes: Sequence[Episode], root: Path) -> None:

@@ -46,6 +46,8 @@ def adapter_name(task: int) -> str | None:
 class TaskAdapters(Hook):
     """A new LoRA adapter per task on the frozen shared base (stock peft), chosen by task id."""
 
+    first_task_inert = True
+
     settings: TaskAdaptersSettings
     serves = frozenset({"instruct", "preference", "rl"})
     #: parameters the current task's adapter trains (0 on the first task: the base trains)

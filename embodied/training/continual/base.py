@@ -89,6 +89,9 @@ class Hook:
 
     #: stage kinds the hook can serve (a hook on any other kind is a ConfigError naming both)
     serves: ClassVar[frozenset[str]] = ALL_STAGE_KINDS
+    #: True when the hook cannot change how the first task of a sequence trains (nothing learned yet to guard),
+    #: so ``embodied continual`` may train that task once for every method (``seal_task_hooks``)
+    first_task_inert: ClassVar[bool] = False
 
     def __init__(self, settings: ComponentSettings, name: str) -> None:
         self.settings, self.name = settings, name

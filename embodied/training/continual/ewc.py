@@ -76,6 +76,8 @@ class Consolidated:
 class EWC(Hook):
     """Elastic Weight Consolidation (diagonal Fisher of the trainable parameters; separate or online γ)."""
 
+    first_task_inert = True
+
     settings: EWCSettings
 
     def __init__(self, settings: EWCSettings, name: str) -> None:

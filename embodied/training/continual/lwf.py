@@ -16,7 +16,8 @@ is also pulled towards the teacher's outputs on the same inputs:
 Inputs: on ``align`` / ``instruct`` stages the stage's own batch (as LwF distils on the new task's data); on
 ``preference`` and ``rl`` stages, whose batches are not model batches, ``batch_size`` samples per step drawn
 from the task's samples — ``ctx.previous`` (in a plain run: the dataset the supervised stages taught) or else
-``ctx.current``. The teacher is rebuilt from the stage's starting model on resume, never saved.
+``ctx.current``. The teacher is rebuilt from the stage's starting model on resume, never saved. On the first task
+of a sequence (nothing learned before it) the hook does nothing.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ def distillation_loss(
 class LwF(Hook):
     """Learning without Forgetting: distil towards the model as it was at task start (Li & Hoiem 2016)."""
 
+    first_task_inert = True
+
     settings: LwFSettings
 
     def __init__(self, settings: LwFSettings, name: str) -> None:
@@ -101,6 +104,9 @@ class LwF(Hook):
 
     def on_task_start(self, ctx: TaskContext) -> None:
         super().on_task_start(ctx)
+        if ctx.task == 0 and not ctx.previous:
+            self.teacher = None  # the first task of a sequence: nothing learned yet to keep
+            return
         self.teacher = _frozen_copy(ctx.model)
         kinds = self.settings.kinds
         source = ctx.previous or ctx.current

@@ -65,6 +65,8 @@ class ReplaySettings(ComponentSettings):
 class Replay(Hook):
     """Experience replay of earlier tasks' samples (per-task budget or reservoir), mixed in at a ratio."""
 
+    first_task_inert = True
+
     settings: ReplaySettings
 
     def __init__(self, settings: ReplaySettings, name: str) -> None:
