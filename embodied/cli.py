@@ -205,7 +205,8 @@ def _config_arguments(parser: argparse.ArgumentParser, example: str, default: st
         parser.add_argument("config", help="experiment YAML file")
     else:
         parser.add_argument("config", nargs="?", default=default, help=f"experiment YAML file (default {default})")
-    parser.add_argument("overrides", nargs="*", default=[], help=f"dotted overrides, e.g. {example}")
+    parser.add_argument("overrides", nargs="*", default=[], help=f"dotted overrides anywhere, e.g. {example}")
+    parser.set_defaults(config_default=default)  # main() sorts overrides out of the config slot (cli_overrides)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -275,9 +276,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
-        # dotted overrides may follow the options (``... --out D seed=1``); argparse only takes them before
-        if extra and hasattr(args, "overrides") and all("=" in item and not item.startswith("-") for item in extra):
-            args.overrides = [*args.overrides, *extra]
+        if hasattr(args, "overrides"):  # dotted overrides anywhere: ``... --out D seed=1`` (cli_overrides)
+            from embodied.cli_overrides import sort_config_tokens
+
+            try:
+                config, overrides = sort_config_tokens(args.config, args.overrides, extra, args.config_default)
+                args.config, args.overrides = config, overrides
+            except UsageError as err:
+                parser.error(str(err))
         elif extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as done:  # --help, or an argument error already printed as one line

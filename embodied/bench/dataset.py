@@ -5,7 +5,12 @@ the codec sees what a camera sees, not noise) is written three ways in the same 
 video with LeRobot's default codec (``libsvtav1``, AV1, g=2, crf=30) and video with ``libx264``. Each is read
 back in full (every episode's frames decoded) ``REPEATS`` times; ``frames_per_s`` is frames / best time, and
 ``video_*_vs_inline`` the ratios. Sizes on disk are reported beside them. Video rows need PyAV; without it they
-are ``None``. Nothing runs at import time.
+are ``None``.
+
+Write throughput (issue 14): ``write_frames_per_s`` is frames / best time of ``write_dataset`` on ``WRITE_SIZE``
+(56×56) frames with state and actions; ``write_reference_frames_per_s`` runs the same call with the previous
+path patched back in (Pillow's PNG encoder at level 1, one statistics call per feature), and
+``write_speedup`` is their ratio — both measured in this run. Nothing runs at import time.
 """
 
 from __future__ import annotations
@@ -20,14 +25,15 @@ import numpy as np
 EPISODES = 10
 FRAMES = 50
 SIZE = 64
+WRITE_SIZE = 56
 FPS = 10
 REPEATS = 3
 
 
-def _episodes(episodes: int, frames: int) -> list[Any]:
+def _episodes(episodes: int, frames: int, size: int = SIZE) -> list[Any]:
     from embodied.data import Episode
 
-    y, x = np.mgrid[0:SIZE, 0:SIZE]
+    y, x = np.mgrid[0:size, 0:size]
     out = []
     for e in range(episodes):
         t = np.arange(frames)[:, None, None]
@@ -36,8 +42,8 @@ def _episodes(episodes: int, frames: int) -> list[Any]:
         out.append(
             Episode(
                 images={"front": images},
-                state=np.zeros((frames, 4), np.float32),
-                actions=np.zeros((frames, 7), np.float32),
+                state=np.sin(np.arange(frames * 4, dtype=np.float32) + e).reshape(frames, 4),
+                actions=np.cos(np.arange(frames * 7, dtype=np.float32) + e).reshape(frames, 7),
                 task="move",
             )
         )
@@ -54,6 +60,60 @@ def _read_frames_per_s(root: Path, repeats: int) -> float:
         frames = sum(len(ep.images["front"]) for ep in read_dataset(root).episodes())
         best = min(best, time.perf_counter() - start)
     return frames / best
+
+
+def _reference_png(image: np.ndarray) -> bytes:
+    """The previous encoder: Pillow, zlib level 1."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _reference_stats(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The previous statistics: one ``feature_stats`` call per feature."""
+    from embodied.data.stats import feature_stats
+
+    return {key: feature_stats(values) for key, values in arrays.items()}
+
+
+def _write_frames_per_s(episodes: list[Any], tmp: Path, repeats: int, reference: bool) -> float:
+    """Frames / best time of ``write_dataset`` (``reference``: with the previous encoder and statistics)."""
+    import embodied.data.writer as writer
+
+    patched = {"encode_png": _reference_png, "features_stats": _reference_stats} if reference else {}
+    saved = {name: getattr(writer, name) for name in patched}
+    best = float("inf")
+    try:
+        for name, value in patched.items():
+            setattr(writer, name, value)
+        for r in range(repeats):
+            start = time.perf_counter()
+            writer.write_dataset(episodes, tmp / f"write-{reference}-{r}", fps=FPS, overwrite=True)
+            best = min(best, time.perf_counter() - start)
+    finally:
+        for name, value in saved.items():
+            setattr(writer, name, value)
+    return sum(map(len, episodes)) / best
+
+
+def _write_rates(quick: bool, tmp: Path) -> dict[str, Any]:
+    """``write_dataset`` frames/s now and with the previous path, alternated so both see the same machine load."""
+    episodes = _episodes(4 if quick else EPISODES, 20 if quick else FRAMES, WRITE_SIZE)
+    repeats = 1 if quick else REPEATS
+    new = reference = 0.0
+    for _ in range(1 if quick else 2):
+        new = max(new, _write_frames_per_s(episodes, tmp, repeats, reference=False))
+        reference = max(reference, _write_frames_per_s(episodes, tmp, repeats, reference=True))
+    return {
+        "write_image_size": WRITE_SIZE,
+        "write_frames_per_s": new,
+        "write_reference_frames_per_s": reference,
+        "write_speedup": new / reference,
+    }
 
 
 def _size_mb(root: Path) -> float:
@@ -74,6 +134,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         codecs = []
     results: dict[str, Any] = {"frames": sum(map(len, episodes)), "image_size": SIZE}
     with tempfile.TemporaryDirectory() as tmp:
+        results |= _write_rates(quick, Path(tmp))
         inline = write_dataset(episodes, Path(tmp) / "inline", fps=FPS)
         results["inline_frames_per_s"] = _read_frames_per_s(inline, repeats)
         results["inline_mb"] = _size_mb(inline)

@@ -3,6 +3,10 @@
 A mapping may hold ``extends: relative/path.yaml``: that file is loaded and the mapping's other keys are merged
 on top of it (recursively for nested mappings; lists and scalars replace). Presets compose this way, e.g.
 ``model: {extends: ../model/tiny.yaml, projector: {kind: perceiver}}``.
+
+``null`` over an inherited key removes it (issue 14): ``model: {extends: ../model/tiny.yaml, heads: {text: null}}``
+drops the base's ``text`` head, and a removed setting takes its default. A ``null`` for a key the base does not
+have stays an explicit ``null``.
 """
 
 from __future__ import annotations
@@ -87,14 +91,27 @@ def _convert_mapping(
             continue
         origins[(*key, name)] = (str(path), line)
         out[name] = _convert(v_node, (*key, name), origins, path, seen)
-    return deep_merge(base, out) if base is not None else out
+    if base is None:
+        return out
+    for removed in (k for k, v in out.items() if v is None and k in base):
+        _forget(origins, (*key, removed))
+    return deep_merge(base, out)
+
+
+def _forget(origins: Origins, key: Key) -> None:
+    """Drop the recorded origins of ``key`` and everything under it (a key removed by ``null``)."""
+    for known in [k for k in origins if k[: len(key)] == key]:
+        del origins[known]
 
 
 def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    """``top`` over ``base``: nested mappings merge key by key; anything else in ``top`` replaces."""
+    """``top`` over ``base``: nested mappings merge key by key; ``None`` removes an inherited key; anything else in
+    ``top`` replaces."""
     merged = dict(base)
     for name, value in top.items():
-        if isinstance(value, dict) and isinstance(merged.get(name), dict):
+        if value is None and name in merged:
+            del merged[name]
+        elif isinstance(value, dict) and isinstance(merged.get(name), dict):
             merged[name] = deep_merge(merged[name], value)
         else:
             merged[name] = value

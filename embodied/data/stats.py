@@ -42,6 +42,26 @@ def feature_stats(values: np.ndarray, *, image: bool = False) -> StatsDict:
     return {k: np.asarray(v).tolist() for k, v in stats.items()} | {"count": [len(values)]}
 
 
+def features_stats(arrays: dict[str, np.ndarray]) -> dict[str, StatsDict]:
+    """``feature_stats`` of every array in ``arrays`` (equal up to float64 rounding); the ``[N]`` / ``[N, D]`` ones of
+    one length are reduced together, one quantile call over ``[N, sum D]`` instead of one per feature (issue 14:
+    numpy's per-call overhead dominated ``write_dataset``'s per-episode statistics)."""
+    lengths = {len(v) for v in arrays.values()}
+    flat = {k: v for k, v in arrays.items() if v.ndim <= 2 and len(lengths) == 1}
+    out = {k: feature_stats(v) for k, v in arrays.items() if k not in flat}
+    if not flat:
+        return out
+    columns = [v.astype(np.float64).reshape(len(v), -1) for v in flat.values()]
+    data = np.concatenate(columns, axis=1)  # [N, sum D]
+    stats = _moments(data) | dict(zip(QUANTILE_KEYS, np.quantile(data, QUANTILES, axis=0), strict=True))
+    start = 0
+    for (key, values), column in zip(flat.items(), columns, strict=True):
+        width = column.shape[1]
+        out[key] = {k: v[start : start + width].tolist() for k, v in stats.items()} | {"count": [len(values)]}
+        start += width
+    return {k: out[k] for k in arrays}
+
+
 def depth_stats(values: np.ndarray) -> StatsDict:
     """Statistics of depth frames ``[N, H, W]`` in their stored unit, in LeRobot's ``[1, 1, 1]`` shape."""
     data = values.astype(np.float64).reshape(-1, 1)

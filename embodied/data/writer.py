@@ -29,7 +29,7 @@ from embodied.data.episode import Episode
 from embodied.data.extras import extras_table
 from embodied.data.features import episode_features
 from embodied.data.images import encode_depth, encode_png
-from embodied.data.stats import StatsDict, depth_stats, feature_stats, image_stats, pixel_counts
+from embodied.data.stats import StatsDict, depth_stats, features_stats, image_stats, pixel_counts
 from embodied.data.video import DEFAULT_CODEC, VideoFeatureWriter, probe_info, require_av
 
 IMAGE_STRUCT = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
@@ -183,7 +183,7 @@ def _stats_columns(ep: Episode, arrays: dict[str, np.ndarray]) -> dict[str, Any]
     """``stats/<feature>/<stat>`` of one episode, for every feature LeRobot computes them for."""
     stats = {L.image_key(c): image_stats(pixel_counts(v), len(v)) for c, v in ep.images.items()}
     stats |= {L.depth_key(c): depth_stats(v) for c, v in ep.depth.items()}
-    stats |= {key: feature_stats(values) for key, values in arrays.items()}
+    stats |= features_stats(arrays)
     return {f"stats/{key}/{name}": value for key, feature in stats.items() for name, value in feature.items()}
 
 
@@ -207,9 +207,7 @@ def _global_stats(episodes: list[Episode], fps: int, tasks: list[str]) -> dict[s
     for i, ep in enumerate(episodes):
         per_episode.append(_frame_arrays(ep, i, start, tasks, fps))
         start += len(ep)
-    for key in per_episode[0]:
-        stats[key] = feature_stats(np.concatenate([arrays[key] for arrays in per_episode]))
-    return stats
+    return stats | features_stats({key: np.concatenate([a[key] for a in per_episode]) for key in per_episode[0]})
 
 
 def _write_tasks(tasks: list[str], path: Path) -> None:
