@@ -2,8 +2,10 @@
 LeRobot's episodes parquet in ``meta/embodied/episodes.parquet`` (why: ``embodied.data.layout``).
 
 Episodes without a row (e.g. appended later by LeRobot) get the defaults: empty text, no seed, no success, no
-plan, no VQA pairs or captions. Datasets written before this file existed carry the extras as ``embodied/<field>``
-columns of ``meta/episodes/*/*.parquet``; ``read_extras`` falls back to those.
+plan, no VQA pairs or captions; their ``action.points`` (LeRobot makes every feature mandatory) are taken to be in
+the dataset's one pointing camera, and dropped when its episodes name none or several (``LeRobotDataset.episode``).
+Datasets written before this file existed carry the extras as ``embodied/<field>`` columns of
+``meta/episodes/*/*.parquet``; ``read_extras`` falls back to those.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ TIFF frames are lossless.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,7 +34,8 @@ def episode_features(episodes: list[Episode], names: dict[str, Sequence[str]], v
             "names": HWC,
             "info": {"is_depth_map": True, "depth_unit": "m"},
         }
-    features[L.STATE] = {"dtype": "float32", "shape": [first.state.shape[1]], "names": None}
+    if first.state.shape[1]:  # S = 0: no feature (arrow has no zero-length fixed-size list); read back as [T, 0]
+        features[L.STATE] = {"dtype": "float32", "shape": [first.state.shape[1]], "names": None}
     features[L.ACTION] = {"dtype": "float32", "shape": [first.actions.shape[1]], "names": None}
     if first.points is not None:
         features[L.POINTS] = {"dtype": "float32", "shape": list(first.points.shape[1:]), "names": ["argument", "uv"]}
@@ -49,6 +51,25 @@ def episode_features(episodes: list[Episode], names: dict[str, Sequence[str]], v
         if schema(ep) != reference:
             raise ValueError(f"episode {i} has schema {schema(ep)} but episode 0 has {reference}; all must match")
     return features
+
+
+def hf_schema_metadata(features: dict[str, dict[str, Any]]) -> dict[bytes, bytes]:
+    """The ``huggingface`` schema metadata of a data file, as LeRobot's writer leaves it (``datasets`` stores
+    its ``Features`` there): without it ``datasets.load_dataset("parquet")`` and the Hub's viewer see the image
+    columns as plain ``{bytes, path}`` structs, with it as ``Image``.
+
+    Only the image and scalar features are listed. ``datasets`` uses a listed feature only where its arrow type
+    equals the column's, and parquet names list children ``element`` where ``datasets`` says ``item``, so list
+    features are inferred from the arrow type either way, in LeRobot's files too; leaving them out keeps the
+    metadata readable by ``datasets`` releases before 4.0, which do not know the ``List`` type.
+    """
+    listed: dict[str, Any] = {}
+    for key, feature in features.items():
+        if feature["dtype"] == "image":
+            listed[key] = {"_type": "Image"}
+        elif feature["dtype"] != "video" and list(feature["shape"]) == [1]:
+            listed[key] = {"dtype": feature["dtype"], "_type": "Value"}
+    return {b"huggingface": json.dumps({"info": {"features": listed}}).encode()}
 
 
 def schema(ep: Episode) -> dict[str, tuple[int, ...]]:

@@ -131,6 +131,13 @@ class LeRobotDataset:
         cut = {key: values[start:stop] for key, values in self._numeric.items()}
         actions = cut[L.ACTION]
         frame_tasks = [self.tasks[int(i)] for i in cut["task_index"]]
+        extras = with_defaults(self.extras.get(episode_index, {}))
+        points = cut.get(L.POINTS)
+        if points is not None and not extras["point_camera"]:
+            # An episode without our extras row (appended by LeRobot, which must fill every feature) has points
+            # but no camera: they are in the dataset's one point camera, or meaningless when there is none.
+            extras["point_camera"] = self._point_camera
+            points = points if self._point_camera else None
         return Episode(
             images={key.removeprefix(L.IMAGE_PREFIX): self.images(key, start, stop) for key in self.image_keys},
             state=cut.get(L.STATE, np.zeros((len(actions), 0), np.float32)),
@@ -139,10 +146,16 @@ class LeRobotDataset:
             rewards=cut.get(L.REWARD),
             dones=cut.get(L.DONE),
             depth={L.depth_camera(key): self.depth(key, start, stop) for key in self.depth_keys},
-            points=cut.get(L.POINTS),
+            points=points,
             frame_tasks=frame_tasks,
-            **with_defaults(self.extras.get(episode_index, {})),
+            **extras,
         )
+
+    @property
+    def _point_camera(self) -> str:
+        """The camera of the pointing targets when every episode that names one names the same, else ``""``."""
+        cameras = {str(e.get("point_camera") or "") for e in self.extras.values()} - {""}
+        return next(iter(cameras)) if len(cameras) == 1 else ""
 
     def episodes(self) -> list[Episode]:
         """Every episode, in ``episode_index`` order."""

@@ -27,7 +27,7 @@ from embodied.data import layout as L
 from embodied.data.arrow import tensor_column
 from embodied.data.episode import Episode
 from embodied.data.extras import extras_table
-from embodied.data.features import episode_features
+from embodied.data.features import episode_features, hf_schema_metadata
 from embodied.data.images import encode_depth, encode_png
 from embodied.data.stats import StatsDict, depth_stats, features_stats, image_stats, pixel_counts
 from embodied.data.video import DEFAULT_CODEC, VideoFeatureWriter, probe_info, require_av
@@ -102,7 +102,8 @@ def _frame_arrays(ep: Episode, episode_index: int, start: int, tasks: list[str],
     """Every numeric per-frame column of one episode, keyed by feature name (images and depth excluded)."""
     length = len(ep)
     assert ep.rewards is not None and ep.dones is not None  # filled in by Episode.__post_init__
-    arrays = {L.STATE: ep.state, L.ACTION: ep.actions, L.REWARD: ep.rewards, L.DONE: ep.dones}
+    arrays = {L.STATE: ep.state} if ep.state.shape[1] else {}  # S = 0: no state column (see episode_features)
+    arrays |= {L.ACTION: ep.actions, L.REWARD: ep.rewards, L.DONE: ep.dones}
     arrays |= {L.POINTS: ep.points} if ep.points is not None else {}
     task_index = {task: i for i, task in enumerate(tasks)}
     return arrays | {
@@ -136,6 +137,7 @@ def _write_frames(
         )
         for cam in cameras
     }
+    hf_metadata = hf_schema_metadata(features)
     rows: list[dict[str, Any]] = []
     pending: list[pa.Table] = []
     chunk_index = file_index = start = 0
@@ -143,7 +145,7 @@ def _write_frames(
         for episode_index, ep in enumerate(episodes):
             if pending and sum(t.nbytes for t in pending) >= storage.data_file_mb * 2**20:
                 path = root / L.DATA_PATH.format(chunk_index=chunk_index, file_index=file_index)
-                _write_parquet(pa.concat_tables(pending), path)
+                _write_parquet(pa.concat_tables(pending), path, hf_metadata)
                 pending = []
                 last = file_index + 1 == storage.chunks_size
                 chunk_index, file_index = (chunk_index + 1, 0) if last else (chunk_index, file_index + 1)
@@ -159,7 +161,8 @@ def _write_frames(
     finally:
         for writer in videos.values():
             writer.close()
-    _write_parquet(pa.concat_tables(pending), root / L.DATA_PATH.format(chunk_index=chunk_index, file_index=file_index))
+    path = root / L.DATA_PATH.format(chunk_index=chunk_index, file_index=file_index)
+    _write_parquet(pa.concat_tables(pending), path, hf_metadata)
     for cam, writer in videos.items():
         assert writer.first_path is not None
         features[L.image_key(cam)]["info"] = probe_info(writer.first_path)  # as LeRobot's update_video_info
@@ -250,9 +253,9 @@ def _info(
     }
 
 
-def _write_parquet(table: pa.Table, path: Path) -> None:
+def _write_parquet(table: pa.Table, path: Path, metadata: dict[bytes, bytes] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path)
+    pq.write_table(table.replace_schema_metadata(metadata) if metadata else table, path)
 
 
 def _write_json(data: dict[str, Any], path: Path) -> None:

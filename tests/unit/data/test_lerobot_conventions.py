@@ -213,3 +213,73 @@ def test_the_validator_names_the_file_and_field_that_lerobot_would_trip_on(
     problems = [str(p) for p in validate_dataset(root)]
     assert any(p.startswith("meta/episodes/chunk-000/file-001.parquet: columns: differ") for p in problems), problems
     assert any("meta/stats.json: action: lacks ['q01']" in p and "QUANTILES" in p for p in problems), problems
+
+
+def test_data_files_carry_the_huggingface_features_lerobot_writes(written: tuple[Path, list[Episode]]) -> None:
+    """LeRobot's data files carry ``datasets``' Features in the ``huggingface`` schema metadata; ``datasets`` (and
+    the Hub's viewer) use an entry where its arrow type equals the column's: images become ``Image`` only so."""
+    root, _ = written
+    schema = pq.read_schema(root / "data/chunk-000/file-000.parquet")
+    listed = json.loads(schema.metadata[b"huggingface"])["info"]["features"]
+    arrow = {"Image": pa.struct([("bytes", pa.binary()), ("path", pa.string())])}
+    for key, feature in listed.items():
+        expected = arrow[feature["_type"]] if feature["_type"] == "Image" else pa.from_numpy_dtype(feature["dtype"])
+        assert schema.field(key).type == expected, key
+    cameras = ["observation.images.front", "observation.images.wrist", "observation.images.front_depth"]
+    assert [k for k, f in listed.items() if f["_type"] == "Image"] == cameras
+    assert listed["next.done"] == {"dtype": "bool", "_type": "Value"} and "observation.state" not in listed
+    scalars = {"next.reward", "next.done", "timestamp", "frame_index", "episode_index", "index", "task_index"}
+    assert listed.keys() == {*cameras, *scalars}
+
+
+def test_video_data_files_list_no_video_feature(tmp_path: Path) -> None:
+    pytest.importorskip("av", reason="PyAV is not installed (pip install 'embodied[video]')")
+    episodes = make_episodes((3, 2), size=16)
+    root = write_dataset(episodes, tmp_path / "v", fps=10, video=True, video_codec="libx264", data_file_mb=1e-6)
+    for path in sorted((root / "data").glob("*/*.parquet")):  # every data file, not only the last one
+        listed = json.loads(pq.read_schema(path).metadata[b"huggingface"])["info"]["features"]
+        assert "observation.images.front" not in listed
+        assert listed["observation.images.front_depth"] == {"_type": "Image"}
+
+
+def test_an_episode_without_state_writes_no_state_feature(tmp_path: Path) -> None:
+    """Arrow has no zero-length fixed-size list: ``state [T, 0]`` is no column at all, and reads back as ``[T, 0]``."""
+    episodes = [
+        Episode(images={}, state=np.zeros((n, 0), np.float32), actions=np.full((n, 3), n, np.float32), task="reach")
+        for n in (3, 4)
+    ]
+    root = write_dataset(episodes, tmp_path / "stateless", fps=10)
+    info = json.loads((root / "meta/info.json").read_text())
+    assert "observation.state" not in info["features"]
+    assert "observation.state" not in json.loads((root / "meta/stats.json").read_text())
+    assert validate_dataset(root) == []
+    back = read_dataset(root).episodes()
+    assert [e.state.shape for e in back] == [(3, 0), (4, 0)]
+    np.testing.assert_array_equal(back[1].actions, episodes[1].actions)
+
+
+def _pointing_episodes(cameras: tuple[str, ...]) -> list[Episode]:
+    episodes = make_episodes((4, 3))
+    for ep, camera in zip(episodes, cameras, strict=True):
+        ep.points = np.random.default_rng(len(ep)).uniform(0, 8, (len(ep), 2, 2)).astype(np.float32)
+        ep.point_camera = camera
+    return episodes
+
+
+@pytest.mark.parametrize(("cameras", "expected"), [(("front", "front"), "front"), (("front", "wrist"), None)])
+def test_points_of_an_episode_lerobot_appended(tmp_path: Path, cameras: tuple[str, str], expected: str | None) -> None:
+    """LeRobot's ``add_frame`` needs every feature, ``action.points`` included, but writes no extras row: the new
+    episode's points are in the dataset's one pointing camera, and dropped when its episodes use several."""
+    root = write_dataset(_pointing_episodes(cameras), tmp_path / "points", fps=10)
+    _append_like_lerobot(root)  # copies the first two frames of episode 0, action.points included
+    assert validate_dataset(root) == []
+    episodes = read_dataset(root).episodes()
+    appended = episodes[2]
+    assert [e.point_camera for e in episodes[:2]] == list(cameras)
+    if expected is None:
+        assert appended.points is None and appended.point_camera == ""
+    else:
+        assert appended.point_camera == expected
+        first = episodes[0].points
+        assert first is not None
+        np.testing.assert_array_equal(appended.points, first[:2])
