@@ -33,6 +33,7 @@ import embodied.envs  # noqa: F401  (registers the embodied/ env ids)
 from embodied.config import ConfigError, ExperimentConfig
 from embodied.config.data import DataSpec
 from embodied.data import Annotators, Episode, collect, read_dataset, write_dataset
+from embodied.envs.adapted import is_registered
 from embodied.envs.tabletop.control import decode_primitive
 from embodied.envs.tabletop.vqa_env import question_generator, scene_facts
 from embodied.envs.vector import make_vector_env
@@ -132,11 +133,19 @@ def collect_episodes(data: DataSpec, progress: bool = True) -> tuple[list[Episod
     return episodes, fps
 
 
+def _registered(index: int, env_id: str) -> bool:
+    """``env_id`` (maybe ``module:Id``, whose module is imported) is registered; ``ConfigError`` if unimportable."""
+    try:
+        return is_registered(env_id)
+    except ValueError as err:
+        raise ConfigError.single(f"data.env_ids.{index}", "a registered id or module:Id", str(err)) from None
+
+
 def check_envs(data: DataSpec) -> None:
     """Every ``data.env_ids`` entry registered and buildable with ``data.env_kwargs``; else a ``ConfigError``
     naming the key (before any worker starts, so the mistake is one clear line, not a worker's traceback)."""
     for index, env_id in enumerate(data.env_ids):
-        if env_id not in gym.registry:
+        if not _registered(index, env_id):
             known = sorted(k for k in gym.registry if k.startswith("embodied/"))
             close = difflib.get_close_matches(env_id, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""

@@ -1,6 +1,7 @@
 """The ``embodied eval`` suite (composition): check the request, load the model, run every block, assemble results.
 
-Order, so that bad input fails fast and before any weights load: the env id must be registered; the saved model
+Order, so that bad input fails fast and before any weights load: the env id must be registered (a ``module:Id`` id
+imports its module first, as ``gymnasium.make`` does: see ``embodied.envs.register_adapted``); the saved model
 must match its ``manifest.json`` (``verify_model_dir``, once: the load below skips it); the model's
 config (``config.json``) must name the heads the blocks need (an action head for rollouts, a text head for VQA
 and plans); the env must build with the resolved kwargs. Env kwargs resolve, later entries winning:
@@ -15,7 +16,10 @@ Entries 1–2 are kept only where the env's constructor takes them; entry 4 is p
 ``EvalInputError``). Blocks: the model's rollouts (``mmllm``: its action head through ``MMLLMAgent``), each
 baseline (``make_baseline``), the planner (``PlannerAgent`` on the text head, primitive control) and VQA
 (``MMLLMAgent`` with ``prompt="vqa"`` on ``embodied/TabletopVQA-v0``). All start at the same seed, so every agent
-meets the same scenes.
+meets the same scenes. A baseline that needs what the env lacks (``scripted``: ``env.unwrapped.expert_action``) is
+skipped with a one-line reason (``EvalResults.skipped``). Each agent's result records the success rule of an
+adapted env (``info["success_rule"]``) and its returns; when every episode failed while returns were positive,
+``EvalResults.warnings`` says so (``embodied.eval.success_check``).
 """
 
 from __future__ import annotations
@@ -41,12 +45,23 @@ from embodied.agents.evaluate import (
 )
 from embodied.agents.mmllm import ACTION_KINDS, TEXT_KINDS, MMLLMAgent
 from embodied.agents.planner import PlannerAgent
+from embodied.envs.adapted import adapted_ids, resolve_env_id
 from embodied.envs.registration import TASK_SPECS
 from embodied.eval.manifest import build_manifest
 from embodied.eval.media import write_gif
 from embodied.eval.options import EvalInputError, EvalOptions
-from embodied.eval.results import AgentResult, EvalResults, PlanResult, VQAResult, agent_result, plan_result, vqa_result
+from embodied.eval.results import (
+    DEFAULT_SUCCESS_RULE,
+    AgentResult,
+    EvalResults,
+    PlanResult,
+    VQAResult,
+    agent_result,
+    plan_result,
+    vqa_result,
+)
 from embodied.eval.run_dir import locate_run
+from embodied.eval.success_check import silent_failure_warning
 
 __all__ = ["resolve_env_kwargs", "run_suite"]
 
@@ -57,7 +72,7 @@ _PRIMITIVE_FPS = 2.0  # one primitive is a whole pick-and-place: slow the few fr
 
 def _env_parameters(env_id: str) -> set[str] | None:
     """Keyword names the env's constructor takes (``None`` when it takes ``**kwargs`` or cannot be inspected)."""
-    spec = gym.spec(env_id)
+    spec = gym.spec(resolve_env_id(env_id))
     creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
     if creator is None:
         return None
@@ -98,20 +113,28 @@ def resolve_env_kwargs(options: EvalOptions, spec: Any, env_id: str | None = Non
 
 
 def _check_env_id(env_id: str) -> None:
-    if env_id not in gym.registry:
-        known = sorted(k for k in gym.registry if k.startswith("embodied/"))
-        raise EvalInputError(f"unknown env id {env_id!r}; registered embodied envs: {', '.join(known)}")
+    try:
+        bare = resolve_env_id(env_id)
+    except ValueError as err:
+        raise EvalInputError(f"--env: {err}") from None
+    if bare not in gym.registry:
+        known = sorted(k for k in gym.registry if k.startswith("embodied/")) + adapted_ids()
+        raise EvalInputError(
+            f"unknown env id {env_id!r}; registered embodied envs: {', '.join(known)} (a third-party env: "
+            "--env mymodule:my/Env-v0, where mymodule calls embodied.envs.register_adapted)"
+        )
 
 
-def _check_env(env_id: str, kwargs: dict[str, Any]) -> Any:
-    """Build the env once (kwargs it rejects become ``EvalInputError``); returns its action space."""
+def _check_env(env_id: str, kwargs: dict[str, Any]) -> tuple[Any, bool]:
+    """Build the env once (kwargs it rejects become ``EvalInputError``); its action space and whether it has an
+    expert (``env.unwrapped.expert_action``, what the ``scripted`` baseline drives)."""
     try:
         env = gym.make(env_id, **kwargs)
     except (TypeError, ValueError, KeyError) as err:
         raise EvalInputError(f"cannot make {env_id} with env kwargs {kwargs}: {err}") from None
-    space = env.action_space
+    space, has_expert = env.action_space, callable(getattr(env.unwrapped, "expert_action", None))
     env.close()
-    return space
+    return space, has_expert
 
 
 def _check_action_dim(spec: Any, space: Any, options: EvalOptions, kwargs: dict[str, Any]) -> None:
@@ -175,24 +198,39 @@ def _result(stats: EpisodeStats, options: EvalOptions, fps: float) -> AgentResul
         seeds=stats.seeds,
         successes=stats.successes,
         lengths=stats.lengths,
+    rules = {str(e.final_info["success_rule"]) for e in stats.episodes if "success_rule" in e.final_info}
+    returns = [float(e.final_info.get("episode_return", e.reward)) for e in stats.episodes]
         decision_seconds=stats.decision_seconds,
         num_envs=stats.num_envs,
         videos=_videos(stats, options, fps),
     )
 
 
-def _rollouts(options: EvalOptions, model: Any, action_head: str | None, kwargs: dict[str, Any]) -> list[EpisodeStats]:
-    """The model's and the baselines' episodes."""
+def _rollouts(
+    options: EvalOptions, model: Any, action_head: str | None, kwargs: dict[str, Any], skipped: dict[str, str]
+) -> list[EpisodeStats]:
+    """The model's and the baselines' episodes (the baselines in ``skipped`` do not run)."""
     common: dict[str, Any] = {"video_episodes": options.videos, "max_steps": options.max_steps}
     args = (options.env_id, kwargs, options.episodes, options.seed, options.num_envs)
+        success_rule=" | ".join(sorted(rules)) or DEFAULT_SUCCESS_RULE,
+        episode_returns=returns if any("episode_return" in e.final_info for e in stats.episodes) else None,
+    )
+
+
+def _warnings(agents: list[AgentResult]) -> list[str]:
+    """A silent-zero warning per agent whose episodes all failed while its returns were positive."""
+    found = (
+        silent_failure_warning(a.episode_success, a.episode_returns or [], a.success_rule, f"agent {a.agent}")
+        for a in agents
     runs = []
+    return [w for w in found if w is not None]
     if action_head is not None and options.episodes:
         runs.append(evaluate_agent(MMLLMAgent(model, action_head), *args, **common))
         if options.int8:
             quantized = MMLLMAgent(quantize_model(copy.deepcopy(model), "int8"), action_head)
             quantized.name = "mmllm-int8"
             runs.append(evaluate_agent(quantized, *args, **common))
-    for kind in options.baselines:
+    for kind in (k for k in options.baselines if k not in skipped):
         runs.append(evaluate_agent(lambda envs, k=kind: make_baseline(k, envs, options.seed), *args, **common))
     return runs
 
@@ -235,17 +273,20 @@ def run_suite(options: EvalOptions) -> EvalResults:
     _check_env_id(options.env_id)
     spec = _spec(options)
     kwargs = resolve_env_kwargs(options, spec)
-    space = _check_env(options.env_id, kwargs)
+    space, has_expert = _check_env(options.env_id, kwargs)
     action_head, text_head = _heads(spec, options, kwargs)
     if action_head is not None and options.episodes:
         _check_action_dim(spec, space, options, kwargs)
     model = _load(options)
-    runs = _rollouts(options, model, action_head, kwargs)
+    runs = _rollouts(options, model, action_head, kwargs, skipped)
     plans = None
     if options.plan_episodes and text_head is not None:
         planner_stats, plans = _plans(options, model, text_head, kwargs)
         runs.append(planner_stats)
     vqa = _vqa(options, model, text_head, spec) if options.vqa_episodes and text_head is not None else None
+    skipped: dict[str, str] = {}
+    if "scripted" in options.baselines and not has_expert:
+        skipped["scripted"] = f"{options.env_id} has no scripted expert (env.unwrapped.expert_action)"
     counts = {"rollouts": options.episodes, "vqa": options.vqa_episodes, "plans": options.plan_episodes}
     manifest = build_manifest(
         seeds={block: (options.seed, n) for block, n in counts.items()},
@@ -260,8 +301,11 @@ def run_suite(options: EvalOptions) -> EvalResults:
         checkpoint=str(options.checkpoint),
         env_id=options.env_id,
         split=options.split,
-        agents=[_result(stats, options, fps) for stats in runs],
+        agents=agents,
         vqa=vqa,
         plans=plans,
+    agents = [_result(stats, options, fps) for stats in runs]
         manifest=manifest,
     )
+        warnings=_warnings(agents),
+        skipped=skipped,

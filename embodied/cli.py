@@ -44,8 +44,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_envs(args: argparse.Namespace) -> int:
     # the CLI is the composition point: the core library itself never imports the envs package
+    import importlib
+
     from embodied.envs.catalog import describe_envs
 
+    for module in args.imports:  # modules that register third-party ids (embodied.envs.register_adapted)
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise UsageError(f"--import {module}: cannot import it ({err})") from None
     rows = describe_envs()
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -81,8 +88,18 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     new_dir("--out", args.out)
     cfg = load_config(args.config, args.overrides)
     root = collect_dataset(cfg, args.out, progress=not args.quiet)
+    _warn_silent_failures(root)
     print(f"wrote {root}")
     return 0
+
+
+def _warn_silent_failures(root: Any) -> None:
+    """Loud stderr line when every collected episode failed while returns were positive (a success rule unread)."""
+    from embodied.eval.success_check import dataset_success_warning
+
+    warning = dataset_success_warning(root)
+    if warning is not None:
+        print(f"embodied: WARNING: {warning}", file=sys.stderr)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -226,6 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("envs", help="registered simulated worlds")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first, to list the ids it registers (repeatable)",
+    )
     p.set_defaults(func=_cmd_envs)
     p = sub.add_parser("config", help="print the resolved experiment config")
     _config_arguments(p, "model.projector.kind=perceiver")

@@ -4,7 +4,9 @@
 or, for other ids, from the env class's ``metadata`` (``task``, ``description``, ``control_modes``). The
 observation keys, cameras, state size, action space per control mode and the example instruction (and
 question, for VQA) are read from real instances made with tiny images and reset with seed 0, so the catalogue
-cannot drift from what the envs return.
+cannot drift from what the envs return. Ids added with ``register_adapted`` in this process are listed after
+the ``embodied/`` ones, with their ``base`` env (``embodied envs --import mymodule`` imports the module that adds
+them).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from embodied.envs.adapted import ADAPTED, adapted_ids
 from embodied.envs.registration import TASK_SPECS
 
 NAMESPACE = "embodied/"
@@ -59,11 +62,15 @@ def describe_env(env_id: str, seed: int = 0) -> dict[str, Any]:
         }
         if "question" in obs:
             entry["question_example"] = str(obs["question"])
+        if env_id in ADAPTED:
+            entry["base"] = ADAPTED[env_id].base
+            entry["description"] = entry["description"] or ADAPTED[env_id].description or f"adapted {entry['base']}"
         return entry
     finally:
         env.close()
 
 
 def describe_envs() -> list[dict[str, Any]]:
-    """Catalogue entries for every registered ``embodied/`` id, sorted by id."""
-    return [describe_env(env_id) for env_id in embodied_ids()]
+    """Catalogue entries for every registered ``embodied/`` id, then every adapted id, each group sorted."""
+    listed = embodied_ids()
+    return [describe_env(env_id) for env_id in listed + [k for k in adapted_ids() if k not in listed]]

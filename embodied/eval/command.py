@@ -12,6 +12,7 @@ each agent land in ``DIR/videos/``. It prints the key numbers and the report's p
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from embodied.cli_checks import int_at_least, resolve_device, writable_dir
@@ -113,6 +114,9 @@ def print_summary(results: EvalResults) -> None:
         if v.pope is not None:
             print(f"  POPE: accuracy {v.pope.accuracy:.3f}, F1 {v.pope.f1:.3f}, yes-ratio {v.pope.yes_ratio:.3f}")
     if results.plans is not None:
+    rules = sorted({a.success_rule for a in results.agents})
+    if rules:
+        print(f"  success rule: {' / '.join(rules)}")
         p = results.plans
         print(f"  plans {p.agent}: validity {p.validity_rate:.3f}, success {p.success_rate:.3f} (n={p.episodes})")
 
@@ -135,3 +139,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
     print(f"wrote {options.out / RESULTS_FILE}")
     print(f"report: {report}")
     return 0
+    for baseline, reason in results.skipped.items():
+        print(f"embodied: eval: skipped baseline {baseline!r}: {reason}", file=sys.stderr)
+    for warning in results.warnings:  # loud on purpose: a silent 0.000 success rate is the failure it guards
+        print(f"embodied: WARNING: {warning}", file=sys.stderr)

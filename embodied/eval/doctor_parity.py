@@ -104,11 +104,18 @@ def _batch_differences(model: MMLLM, saved: MMLLMProcessor, observation: dict[st
     for key in ("images", "depth"):
         problems += _tensor_differences(key, train.get(key, {}), infer.get(key, {}))
     problems += _tensor_differences("", _state(train), _state(infer))
-    prompt_ids = train["input_ids"][0][(train["labels"][0] == -100) & (train["attention_mask"][0] == 1)].tolist()
+    prompt_ids = train["input_ids"][0][_prompt_mask(train)].tolist()
     inference_ids = infer["input_ids"][0][infer["attention_mask"][0] == 1].tolist()
     if prompt_ids != inference_ids:
         problems.append(_first_id_difference(prompt_ids, inference_ids, saved.tokenizer))
     return problems
+
+
+def _prompt_mask(batch: Mapping[str, Any]) -> torch.Tensor:
+    """Row 0's prompt positions: unmasked tokens not supervised as text. A batch without ``labels`` (a model
+    whose only heads are continuous/diffusion: no target tokens in the sequence) is prompt throughout."""
+    attended = batch["attention_mask"][0] == 1
+    return attended & (batch["labels"][0] == -100) if "labels" in batch else attended
 
 
 def _state(batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:

@@ -29,6 +29,7 @@ from embodied.eval.stats import latency_ms, wilson_interval
 from embodied.eval.vqa_scores import PopeScores, TypeScore, VQARecord, accuracy_by_type, pope_scores
 
 __all__ = [
+    "DEFAULT_SUCCESS_RULE",
     "SCHEMA_VERSION",
     "AgentResult",
     "EvalResults",
@@ -49,6 +50,8 @@ __all__ = [
 SCHEMA_VERSION: Literal[1] = 1
 Split = Literal["train", "heldout", "heldout-seeds"]
 _TOLERANCE = 1e-9
+#: the rule of ``embodied.agents.evaluate`` for envs that do not name one (results written before the field)
+DEFAULT_SUCCESS_RULE = "info:success, else reward>=1"
 
 
 class _Strict(BaseModel):
@@ -95,6 +98,11 @@ class AgentResult(_Strict):
     latency: Latency
     num_envs: int = Field(ge=1)
     videos: list[str] = Field(default_factory=list, description="paths relative to the results directory")
+    success_rule: str = Field(
+        DEFAULT_SUCCESS_RULE,
+        description="how success was read: the adapter's rule (info:KEY, reward>=X, callable:...) or the default",
+    )
+    episode_returns: list[float] | None = Field(None, description="sum of rewards per episode (adapted envs)")
 
     @model_validator(mode="after")
     def _consistent(self) -> AgentResult:
@@ -104,6 +112,8 @@ class AgentResult(_Strict):
             raise ValueError(f"agent {self.agent!r}: need one seed, outcome and length per episode ({self.episodes})")
         if sum(self.episode_success) != self.successes:
             raise ValueError(f"agent {self.agent!r}: episode_success sums to {sum(self.episode_success)}")
+        if self.episode_returns is not None and len(self.episode_returns) != self.episodes:
+            raise ValueError(f"agent {self.agent!r}: need one return per episode ({self.episodes})")
         return self
 
 
@@ -212,6 +222,8 @@ class EvalResults(_Strict):
     vqa: VQAResult | None = None
     plans: PlanResult | None = None
     manifest: Manifest
+    warnings: list[str] = Field(default_factory=list, description="e.g. every episode failed with positive returns")
+    skipped: dict[str, str] = Field(default_factory=dict, description="baseline → why it did not run")
 
     def agent(self, name: str) -> AgentResult:
         """The result of agent ``name`` (KeyError naming the agents present otherwise)."""
@@ -232,6 +244,8 @@ def agent_result(
     decision_seconds: Sequence[float],
     num_envs: int,
     videos: Sequence[str] = (),
+    success_rule: str = DEFAULT_SUCCESS_RULE,
+    episode_returns: Sequence[float] | None = None,
 ) -> AgentResult:
     """An ``AgentResult`` from per-episode outcomes and the agent's decision times."""
     n, hits = len(successes), int(sum(bool(s) for s in successes))
@@ -250,6 +264,8 @@ def agent_result(
         latency=Latency.from_seconds(decision_seconds),
         num_envs=num_envs,
         videos=list(videos),
+        success_rule=success_rule,
+        episode_returns=None if episode_returns is None else [float(r) for r in episode_returns],
     )
 
 

@@ -13,37 +13,35 @@ Observation (a ``Dict``, as every ``embodied/`` env):
   tokens — so consumers must treat ``images`` as optional for state-only suites.
 * ``state`` — float32 vector: the rest of the observation flattened with ``gymnasium.spaces.flatten``
   (``Discrete`` becomes one-hot, ``Tuple``/``Dict`` are concatenated); empty when the observation is an image.
-* ``instruction`` — ``Text``: an observation string (``instruction_key``, or auto-detected ``mission`` /
-  ``instruction`` / ``language`` / ``task`` ``Text`` entry, as in MiniGrid/BabyAI) or the fixed
-  ``instruction``. Characters outside the charset are dropped and the text is cut to ``max_length``.
+* ``instruction`` — ``Text``: an observation string (``instruction_key``, or an auto-detected ``mission`` /
+  ``instruction`` / ``language`` / ``task`` text entry, as in MiniGrid/BabyAI — ``spaces.Text`` or a custom
+  space whose samples are strings, like MiniGrid's ``MissionSpace``) or the fixed ``instruction``. Characters
+  outside the charset are dropped and the text is cut to ``max_length``.
+
+Entries that fit none of these are refused with a message naming the key and the option to set
+(``instruction_key=``, ``image_key=``, ``ignore_keys=``): see ``embodied.envs.wrappers.obs_spaces``.
+
+Success: every step's info gains ``success`` (bool, under the ``success=`` rule of
+``embodied.envs.wrappers.success``: an info key, a reward threshold or a callable; auto-detects ``is_success`` /
+``success``), ``success_rule`` (the rule's name, recorded in ``results.json``) and ``episode_return`` (the sum of
+rewards so far), so evaluation and collection read success the same way for every suite.
 
 Actions follow ``ActionMapping`` (``Box`` → ``Box(-1, 1)`` affine; ``Discrete`` unchanged or binned).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, SupportsFloat
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from embodied.envs.wrappers.action_mapping import ActionMapping, DiscreteMode
+from embodied.envs.wrappers.obs_spaces import ROOT, ImageSource, plan_observation
 from embodied.envs.wrappers.resize import ResizeMode, resize_image
+from embodied.envs.wrappers.success import SuccessSpec, success_rule
 from embodied.envs.wrappers.text import TEXT_CHARSET, TEXT_MAX_LENGTH, sanitize_text
-
-ImageSource = Literal["auto", "obs", "render", "none"]
-_INSTRUCTION_KEYS = ("mission", "instruction", "language", "task")
-_ROOT = ""  # marks "the whole observation is the image" (no Dict key)
-
-
-def _is_image_space(space: spaces.Space[Any]) -> bool:
-    return (
-        isinstance(space, spaces.Box)
-        and space.dtype == np.uint8
-        and len(space.shape) == 3
-        and space.shape[2] in (1, 3, 4)
-    )
 
 
 def _to_rgb(frame: np.ndarray) -> np.ndarray:
@@ -72,6 +70,8 @@ class GymAdapter(gym.Wrapper[dict[str, Any], Any, Any, Any], gym.utils.RecordCon
         instruction_key: str | None = None,
         instruction: str = "",
         discrete_mode: DiscreteMode = "discrete",
+        success: SuccessSpec = "auto",
+        ignore_keys: tuple[str, ...] | list[str] = (),
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(
             self,
@@ -83,6 +83,8 @@ class GymAdapter(gym.Wrapper[dict[str, Any], Any, Any, Any], gym.utils.RecordCon
             instruction_key=instruction_key,
             instruction=instruction,
             discrete_mode=discrete_mode,
+            success=success,
+            ignore_keys=tuple(ignore_keys),
         )
         gym.Wrapper.__init__(self, env)
         if image_source not in ("auto", "obs", "render", "none"):
@@ -91,70 +93,22 @@ class GymAdapter(gym.Wrapper[dict[str, Any], Any, Any, Any], gym.utils.RecordCon
         self.image_size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         self.resize_mode: ResizeMode = resize
         self.fixed_instruction = sanitize_text(instruction)
-        inner = env.observation_space
-        self._image_key = self._find_image_key(inner, image_source, image_key)
+        plan = plan_observation(env.observation_space, image_source, image_key, instruction_key, tuple(ignore_keys))
+        self._image_key = plan.image_key
         self._render_images = self._image_key is None and self._use_render(image_source)
-        self._instruction_key = self._find_instruction_key(inner, instruction_key)
-        self._state_space = self._build_state_space(inner)
+        self._instruction_key = plan.instruction_key
+        self._state_space = plan.state_space
+        self.success_rule = success_rule(success)
+        self._return = 0.0
         self.action_mapping = ActionMapping(env.action_space, discrete_mode)
         self.action_space = self.action_mapping.space
         self.observation_space = self._build_observation_space()
-
-    # -- construction helpers -------------------------------------------------------------------------------
-    @staticmethod
-    def _find_image_key(inner: spaces.Space[Any], source: ImageSource, key: str | None) -> str | None:
-        if source in ("render", "none"):
-            return None
-        if key is not None:
-            if not (isinstance(inner, spaces.Dict) and key in inner.spaces and _is_image_space(inner[key])):
-                raise ValueError(f"image_key {key!r} is not a [H, W, C] uint8 entry of {inner}")
-            return key
-        if _is_image_space(inner):
-            return _ROOT
-        if isinstance(inner, spaces.Dict):
-            for name, sub in inner.spaces.items():
-                if _is_image_space(sub):
-                    return name
-        if source == "obs":
-            raise ValueError(f"image_source='obs' but the observation space has no image: {inner}")
-        return None
 
     def _use_render(self, source: ImageSource) -> bool:
         renders = self.env.render_mode == "rgb_array"
         if source == "render" and not renders:
             raise ValueError(f"image_source='render' needs render_mode='rgb_array', got {self.env.render_mode!r}")
         return source in ("auto", "render") and renders
-
-    @staticmethod
-    def _find_instruction_key(inner: spaces.Space[Any], key: str | None) -> str | None:
-        if not isinstance(inner, spaces.Dict):
-            if key is not None:
-                raise ValueError(f"instruction_key {key!r} given but the observation is not a Dict: {inner}")
-            return None
-        if key is not None:
-            if key not in inner.spaces:
-                raise ValueError(f"instruction_key {key!r} is not in the observation keys {list(inner.spaces)}")
-            return key
-        return next((k for k in _INSTRUCTION_KEYS if isinstance(inner.spaces.get(k), spaces.Text)), None)
-
-    def _build_state_space(self, inner: spaces.Space[Any]) -> spaces.Space[Any] | None:
-        """The part of the observation that becomes ``state``, or None when nothing is left.
-
-        Image entries never become state (even when the camera comes from ``render()``): flattening a frame
-        would give a state vector of thousands of pixels.
-        """
-        if _is_image_space(inner):
-            return None
-        if isinstance(inner, spaces.Dict):
-            rest = {
-                k: s
-                for k, s in inner.spaces.items()
-                if k != self._instruction_key and not _is_image_space(s) and s.is_np_flattenable
-            }
-            return spaces.Dict(rest) if rest else None
-        if not inner.is_np_flattenable:
-            raise TypeError(f"observation space {inner} cannot be flattened into a state vector")
-        return inner
 
     def _build_observation_space(self) -> spaces.Dict:
         entries: dict[str, spaces.Space[Any]] = {}
@@ -179,7 +133,7 @@ class GymAdapter(gym.Wrapper[dict[str, Any], Any, Any, Any], gym.utils.RecordCon
     # -- observation ---------------------------------------------------------------------------------------
     def _frame(self, obs: Any) -> np.ndarray | None:
         if self._image_key is not None:
-            raw = obs if self._image_key == _ROOT else obs[self._image_key]
+            raw = obs if self._image_key == ROOT else obs[self._image_key]
         elif self._render_images:
             raw = self.env.render()
         else:
@@ -199,18 +153,38 @@ class GymAdapter(gym.Wrapper[dict[str, Any], Any, Any, Any], gym.utils.RecordCon
         if frame is not None:
             out["images"] = {self.camera: frame}
         out["state"] = self._state(obs)
-        out["instruction"] = (
-            sanitize_text(str(obs[self._instruction_key])) if self._instruction_key else self.fixed_instruction
-        )
+        key = self._instruction_key
+        if key is None:
+            out["instruction"] = self.fixed_instruction
+        else:
+            out["instruction"] = sanitize_text(str(obs if key == ROOT else obs[key]))
         return out
+
+    def expert_action(self) -> Any:
+        """The wrapped env's scripted expert (``env.unwrapped.expert_action()``, in the env's own action space),
+        encoded into the adapted space, so the ``scripted`` baseline and expert collection work through the adapter.
+        """
+        expert = getattr(self.env.unwrapped, "expert_action", None)
+        if not callable(expert):
+            raise AttributeError(f"{type(self.env.unwrapped).__name__} has no scripted expert (expert_action)")
+        return self.action_mapping.encode(expert())
 
     # -- gymnasium API -------------------------------------------------------------------------------------
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
+        self.env_observation = obs  # the wrapped env's own observation, for user policies (embodied collect --policy)
+        self.success_rule.reset()
+        self._return = 0.0
         return self.observation(obs), info
 
     def step(self, action: Any) -> tuple[dict[str, Any], SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(self.action_mapping.decode(action))
+        self.env_observation = obs
+        self._return += float(reward)
+        info = dict(info)
+        info["success"] = self.success_rule.step(reward, bool(terminated), bool(truncated), info)
+        info["success_rule"] = self.success_rule.name
+        info["episode_return"] = self._return
         return self.observation(obs), reward, terminated, truncated, info

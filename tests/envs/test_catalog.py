@@ -13,7 +13,8 @@ from embodied.envs.catalog import describe_envs
 
 @pytest.fixture(scope="module")
 def catalog() -> list[dict]:
-    return describe_envs()
+    # ids other tests added with register_adapted (listed after these) are not the subject here
+    return [entry for entry in describe_envs() if entry["id"].startswith("embodied/")]
 
 
 def test_every_registered_id_is_described_once(catalog) -> None:
