@@ -178,6 +178,22 @@ CASES: list[Case] = [
     Case("doctor-episodes-0", doctor("--episodes", "0"), "--episodes"),
     Case("doctor-seed-negative", doctor("--seed", "-3"), "--seed"),
     # ---- dataset info | validate (issue 15)
+    Case(
+        "eval-env-module-not-importable",
+        ("eval", "{model}", "--env", "no_such_module:my/Env-v0", "--out", "{tmp}/out"),
+        "cannot import module 'no_such_module'",
+    ),
+    Case(
+        "eval-env-unknown-names-module-form",
+        ("eval", "{model}", "--env", "my/Env-v0", "--out", "{tmp}/out"),
+        "--env mymodule:my/Env-v0",
+    ),
+    Case("envs-import-not-importable", ("envs", "--import", "no_such_module"), "--import no_such_module"),
+    Case(
+        "collect-env-module-not-importable",
+        ("collect", TINY, "--out", "{tmp}/data", "data.env_ids=[no_such_module:my/Env-v0]"),
+        "data.env_ids.0",
+    ),
     Case("dataset-info-nonexistent", ("dataset", "info", "{tmp}/nonexistent"), "dataset info"),
     Case("dataset-validate-is-a-file", ("dataset", "validate", "{file}"), "is a file"),
     Case("dataset-info-not-a-dataset", ("dataset", "info", "{tmp}"), "meta/info.json not found"),
