@@ -12,8 +12,9 @@ For the experiment's ``tasks:`` (each: data, optionally its own stages) and ``co
   ``run_stages``, starting from task ``k−1``'s final model with the hooks' state carried over (``TaskInfo``), and
   ``<method>/<k>-<task>/continual_eval.json``: success on every task's held-out seeds (row ``k`` of the matrix),
   the task's curve over its last stage's checkpoints, the language probe;
-- ``multitask/`` (``continual.multitask``): one run of the stages on every task's data at once, evaluated on
-  every task (the upper bound; its one row stands for every row of its matrix, so its NBT is 0 by construction);
+- ``multitask/`` (``continual.multitask``): the first task's stages on every task's data at once, the last one
+  as long as the sequence's last stages together, evaluated on every task (the upper bound; its one row stands
+  for every row of its matrix, so its NBT is 0 by construction);
 - ``results.json`` (``embodied.eval.continual_results``: the matrix with Wilson intervals, FWT / NBT / AUC with
   bootstrap intervals, language retention, per method) and ``report.html``.
 
@@ -260,8 +261,8 @@ def _run_multitask(
         shutil.rmtree(tmp, ignore_errors=True)
         write_dataset(episodes, tmp, fps=fps)
         tmp.rename(joint)
-    stages = config.stages
-    cfg = config.model_copy(update={"stages": method_stages(stages, [], None)})
+    stages = _multitask_stages(config)
+    cfg = config.model_copy(update={"stages": stages})
     models = run_stages(cfg, joint, root, resume="auto" if resume else None, env_factory=make_rl_envs)
     row = _evaluate_task(config, len(datas) - 1, models[-1], root / stages[-1].name, datas, curve=False)
     model_dir = root / stages[-1].name / MODEL_DIR
@@ -273,6 +274,16 @@ def _run_multitask(
         curves=[[(_steps(root / stages[-1].name), row["outcomes"][j])] for j in range(k)],
         language=[row["language"]] * k,
     )
+
+
+def _multitask_stages(config: ExperimentConfig) -> list[StageSpec]:
+    """The first task's stages without hooks, its last stage as long as the sequence's last stages together (the
+    same number of updates the sequence makes there, over every task's data at once)."""
+    stages = method_stages(config.tasks[0].stages or config.stages, [], None)
+    total = sum(_stages(config, k, None)[-1].max_steps for k in range(len(config.tasks)))
+    last = stages[-1]
+    every = last.checkpoint_every and max(last.checkpoint_every, total // 2)
+    return [*stages[:-1], last.model_copy(update={"max_steps": total, "checkpoint_every": every})]
 
 
 def _result(name: str, record: ContinualRecord, config: ExperimentConfig, datas: Sequence[DataSpec]) -> ContinualRun:

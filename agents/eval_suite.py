@@ -177,6 +177,13 @@ def _load(options: EvalOptions) -> Any:
     except (OSError, KeyError, ValueError, SafetensorError) as err:
         reason = (str(err).splitlines() or [""])[0]
         raise EvalInputError(f"cannot load the model in {options.checkpoint}: {type(err).__name__}: {reason}") from None
+    if options.task_adapter is not None:
+        names = model.task_adapters
+        if options.task_adapter != "base" and options.task_adapter not in names:
+            raise EvalInputError(
+                f"--task-adapter {options.task_adapter}: the model has task adapters {names} (or 'base')"
+            )
+        model.use_task_adapter(None if options.task_adapter == "base" else options.task_adapter)
     return model.to(resolve_device(options.device)).eval()
 
 
@@ -191,6 +198,8 @@ def _videos(stats: EpisodeStats, options: EvalOptions, fps: float) -> list[str]:
 
 
 def _result(stats: EpisodeStats, options: EvalOptions, fps: float) -> AgentResult:
+    rules = {str(e.final_info["success_rule"]) for e in stats.episodes if "success_rule" in e.final_info}
+    returns = [float(e.final_info.get("episode_return", e.reward)) for e in stats.episodes]
     return agent_result(
         stats.agent,
         options.env_id,
@@ -198,20 +207,9 @@ def _result(stats: EpisodeStats, options: EvalOptions, fps: float) -> AgentResul
         seeds=stats.seeds,
         successes=stats.successes,
         lengths=stats.lengths,
-    rules = {str(e.final_info["success_rule"]) for e in stats.episodes if "success_rule" in e.final_info}
-    returns = [float(e.final_info.get("episode_return", e.reward)) for e in stats.episodes]
         decision_seconds=stats.decision_seconds,
         num_envs=stats.num_envs,
         videos=_videos(stats, options, fps),
-    )
-
-
-def _rollouts(
-    options: EvalOptions, model: Any, action_head: str | None, kwargs: dict[str, Any], skipped: dict[str, str]
-) -> list[EpisodeStats]:
-    """The model's and the baselines' episodes (the baselines in ``skipped`` do not run)."""
-    common: dict[str, Any] = {"video_episodes": options.videos, "max_steps": options.max_steps}
-    args = (options.env_id, kwargs, options.episodes, options.seed, options.num_envs)
         success_rule=" | ".join(sorted(rules)) or DEFAULT_SUCCESS_RULE,
         episode_returns=returns if any("episode_return" in e.final_info for e in stats.episodes) else None,
     )
@@ -222,8 +220,17 @@ def _warnings(agents: list[AgentResult]) -> list[str]:
     found = (
         silent_failure_warning(a.episode_success, a.episode_returns or [], a.success_rule, f"agent {a.agent}")
         for a in agents
-    runs = []
+    )
     return [w for w in found if w is not None]
+
+
+def _rollouts(
+    options: EvalOptions, model: Any, action_head: str | None, kwargs: dict[str, Any], skipped: dict[str, str]
+) -> list[EpisodeStats]:
+    """The model's and the baselines' episodes (the baselines in ``skipped`` do not run)."""
+    common: dict[str, Any] = {"video_episodes": options.videos, "max_steps": options.max_steps}
+    args = (options.env_id, kwargs, options.episodes, options.seed, options.num_envs)
+    runs = []
     if action_head is not None and options.episodes:
         runs.append(evaluate_agent(MMLLMAgent(model, action_head), *args, **common))
         if options.int8:
@@ -277,6 +284,9 @@ def run_suite(options: EvalOptions) -> EvalResults:
     action_head, text_head = _heads(spec, options, kwargs)
     if action_head is not None and options.episodes:
         _check_action_dim(spec, space, options, kwargs)
+    skipped: dict[str, str] = {}
+    if "scripted" in options.baselines and not has_expert:
+        skipped["scripted"] = f"{options.env_id} has no scripted expert (env.unwrapped.expert_action)"
     model = _load(options)
     runs = _rollouts(options, model, action_head, kwargs, skipped)
     plans = None
@@ -284,9 +294,6 @@ def run_suite(options: EvalOptions) -> EvalResults:
         planner_stats, plans = _plans(options, model, text_head, kwargs)
         runs.append(planner_stats)
     vqa = _vqa(options, model, text_head, spec) if options.vqa_episodes and text_head is not None else None
-    skipped: dict[str, str] = {}
-    if "scripted" in options.baselines and not has_expert:
-        skipped["scripted"] = f"{options.env_id} has no scripted expert (env.unwrapped.expert_action)"
     counts = {"rollouts": options.episodes, "vqa": options.vqa_episodes, "plans": options.plan_episodes}
     manifest = build_manifest(
         seeds={block: (options.seed, n) for block, n in counts.items()},
@@ -297,6 +304,7 @@ def run_suite(options: EvalOptions) -> EvalResults:
         model_dir=options.checkpoint,
     )
     fps = _PRIMITIVE_FPS if kwargs.get("control", "primitive") == "primitive" else 10.0
+    agents = [_result(stats, options, fps) for stats in runs]
     return EvalResults(
         checkpoint=str(options.checkpoint),
         env_id=options.env_id,
@@ -304,8 +312,7 @@ def run_suite(options: EvalOptions) -> EvalResults:
         agents=agents,
         vqa=vqa,
         plans=plans,
-    agents = [_result(stats, options, fps) for stats in runs]
         manifest=manifest,
-    )
         warnings=_warnings(agents),
         skipped=skipped,
+    )

@@ -66,6 +66,12 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE", help="env option (repeatable)")
     parser.add_argument("--int8", action="store_true", help="also roll out the int8-quantised model (CPU)")
     parser.add_argument("--head", default=None, help="action head to act with (default: the model's first)")
+    parser.add_argument(
+        "--task-adapter",
+        default=None,
+        help="per-task adapter to act with on a model trained with the adapters hook (e.g. task-1; 'base': the "
+        "first task's shared base; default: the model's newest adapter)",
+    )
     parser.add_argument("--device", default="auto", help="torch device for the model (default: cuda if available)")
     parser.add_argument(
         "--max-steps", type=int_at_least(1), default=None, help="cap on steps per episode (counted as failure)"
@@ -93,6 +99,7 @@ def options_from_args(args: argparse.Namespace) -> EvalOptions:
         env_kwargs=parse_env_kwargs(args.env_kwarg),
         int8=args.int8,
         head=args.head,
+        task_adapter=args.task_adapter,
         device=resolve_device(args.device),
         max_steps=args.max_steps,
     )
@@ -107,6 +114,9 @@ def print_summary(results: EvalResults) -> None:
         ci = f"[{a.ci95[0]:.3f}, {a.ci95[1]:.3f}]"
         ms = f"{a.latency.mean_ms:>8.1f} {a.latency.p50_ms:>8.1f} {a.latency.p90_ms:>8.1f}"
         print(f"  {a.agent:<10} {a.success_rate:>7.3f}  {ci:<16} {a.episodes:>8} {a.mean_length:>8.2f} {ms}")
+    rules = sorted({a.success_rule for a in results.agents})
+    if rules:
+        print(f"  success rule: {' / '.join(rules)}")
     if results.vqa is not None:
         v = results.vqa
         types = ", ".join(f"{t} {s.accuracy:.2f} (maj {s.majority:.2f})" for t, s in v.per_type.items())
@@ -114,9 +124,6 @@ def print_summary(results: EvalResults) -> None:
         if v.pope is not None:
             print(f"  POPE: accuracy {v.pope.accuracy:.3f}, F1 {v.pope.f1:.3f}, yes-ratio {v.pope.yes_ratio:.3f}")
     if results.plans is not None:
-    rules = sorted({a.success_rule for a in results.agents})
-    if rules:
-        print(f"  success rule: {' / '.join(rules)}")
         p = results.plans
         print(f"  plans {p.agent}: validity {p.validity_rate:.3f}, success {p.success_rate:.3f} (n={p.episodes})")
 
@@ -136,10 +143,10 @@ def run_eval_command(args: argparse.Namespace) -> int:
     run = locate_run(options.checkpoint)
     report = write_report(results, options.out, learning_curves(run) if run is not None else None)
     print_summary(results)
-    print(f"wrote {options.out / RESULTS_FILE}")
-    print(f"report: {report}")
-    return 0
     for baseline, reason in results.skipped.items():
         print(f"embodied: eval: skipped baseline {baseline!r}: {reason}", file=sys.stderr)
     for warning in results.warnings:  # loud on purpose: a silent 0.000 success rate is the failure it guards
         print(f"embodied: WARNING: {warning}", file=sys.stderr)
+    print(f"wrote {options.out / RESULTS_FILE}")
+    print(f"report: {report}")
+    return 0

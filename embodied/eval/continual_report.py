@@ -20,8 +20,9 @@ from matplotlib.figure import Figure
 
 from embodied.eval.continual_metrics import ContinualMetrics, Estimate
 from embodied.eval.continual_results import ContinualResults, ContinualRun
-from embodied.eval.figures import png_bytes
+from embodied.eval.figures import COLOURS, png_bytes
 from embodied.eval.media import data_uri
+from embodied.eval.report import BASE_CSS
 
 __all__ = [
     "CONTINUAL_REPORT_FILE",
@@ -33,16 +34,8 @@ __all__ = [
 ]
 
 CONTINUAL_REPORT_FILE = "report.html"
-_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
-
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-th { background: #f3f3f3; }
+_CSS = BASE_CSS + """
 img { max-width: 100%; }
-pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
 .note { color: #666; font-size: 0.85em; }
 """
 
@@ -98,7 +91,7 @@ def curves_figure(metrics: ContinualMetrics, title: str) -> Figure:
     for t, (task, curve) in enumerate(zip(metrics.tasks, metrics.curves, strict=True)):
         steps = [p.step for p in curve]
         rates = [p.rate or 0.0 for p in curve]
-        colour = _COLOURS[t % len(_COLOURS)]
+        colour = COLOURS[t % len(COLOURS)]
         ax.plot(steps, rates, marker="o", ms=4, color=colour, label=task)
         ax.fill_between(steps, [p.ci95[0] for p in curve], [p.ci95[1] for p in curve], color=colour, alpha=0.15)
     ax.set_ylim(-0.02, 1.02)
@@ -123,7 +116,7 @@ def comparison_figure(runs: Sequence[ContinualRun]) -> Figure:
         highs = np.array([0.0 if e is None else e.ci95[1] - e.value for e in ests])
         offset = (r - (len(runs) - 1) / 2) * width
         yerr = np.stack([lows, highs]).clip(min=0.0)
-        ax.bar(x + offset, values, width, yerr=yerr, capsize=4, color=_COLOURS[r % len(_COLOURS)], label=run.name)
+        ax.bar(x + offset, values, width, yerr=yerr, capsize=4, color=COLOURS[r % len(COLOURS)], label=run.name)
     ax.axhline(0.0, color="#444", lw=0.8)
     ax.set_xticks(x, ["FWT ↑", "NBT ↓", "AUC ↑"])
     ax.set_ylabel("score (bootstrap 95% CI)")

@@ -22,7 +22,7 @@ from embodied.eval.run_dir import Curves
 
 __all__ = ["curves_figure", "latency_figure", "png_bytes", "success_figure", "summary_figure", "vqa_figure"]
 
-_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
+COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
 
 
 def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
@@ -37,7 +37,7 @@ def _draw_success(ax: Axes, agents: Sequence[AgentResult], title: str) -> None:
     x = np.arange(len(agents))
     rates = np.array([a.success_rate for a in agents])
     errors = np.array([[a.success_rate - a.ci95[0] for a in agents], [a.ci95[1] - a.success_rate for a in agents]])
-    colours = [_COLOURS[i % len(_COLOURS)] for i in range(len(agents))]
+    colours = [COLOURS[i % len(COLOURS)] for i in range(len(agents))]
     ax.bar(x, rates, color=colours, yerr=errors.clip(min=0.0), capsize=6, width=0.6)
     for i, a in enumerate(agents):
         ax.text(i, min(a.ci95[1] + 0.03, 1.05), f"{a.successes}/{a.episodes}", ha="center", va="bottom", fontsize=9)
@@ -56,8 +56,8 @@ def _draw_vqa(ax: Axes, vqa: VQAResult) -> None:
     acc = np.array([s.accuracy for s in scores])
     errors = np.array([[s.accuracy - s.ci95[0] for s in scores], [s.ci95[1] - s.accuracy for s in scores]])
     width = 0.27
-    ax.bar(x - width, acc, width, yerr=errors.clip(min=0.0), capsize=4, color=_COLOURS[0], label=vqa.agent)
-    ax.bar(x, [s.majority for s in scores], width, color=_COLOURS[7], label="majority answer")
+    ax.bar(x - width, acc, width, yerr=errors.clip(min=0.0), capsize=4, color=COLOURS[0], label=vqa.agent)
+    ax.bar(x, [s.majority for s in scores], width, color=COLOURS[7], label="majority answer")
     ax.bar(x + width, [s.chance for s in scores], width, color="#cccccc", hatch="//", label="chance")
     ax.set_xticks(x, [f"{t}\n(n={s.n})" for t, s in zip(types, scores, strict=True)], fontsize=8)
     ax.set_ylim(0.0, 1.3)
@@ -92,7 +92,7 @@ def latency_figure(results: EvalResults) -> Figure:
     stats = {"mean": [a.latency.mean_ms for a in agents], "p50": [a.latency.p50_ms for a in agents]}
     stats["p90"] = [a.latency.p90_ms for a in agents]
     for j, (label, values) in enumerate(stats.items()):
-        ax.bar(x + (j - 1) * width, values, width, label=label, color=_COLOURS[j])
+        ax.bar(x + (j - 1) * width, values, width, label=label, color=COLOURS[j])
     positive = [v for values in stats.values() for v in values if v > 0]
     if positive and max(positive) / min(positive) > 100:
         ax.set_yscale("log")
@@ -110,7 +110,7 @@ def curves_figure(curves: Curves) -> Figure:
         ax = fig.add_subplot(1, len(stages), k + 1)
         for j, (split, points) in enumerate(sorted(curves[stage].items())):
             steps, losses = zip(*points, strict=True)
-            ax.plot(steps, losses, marker="o" if len(points) < 30 else None, ms=3, label=split, color=_COLOURS[j])
+            ax.plot(steps, losses, marker="o" if len(points) < 30 else None, ms=3, label=split, color=COLOURS[j])
         ax.set_title(f"stage {stage}", fontsize=10)
         ax.set_xlabel("step")
         ax.set_ylabel("loss" if k == 0 else "")

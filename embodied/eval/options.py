@@ -65,6 +65,8 @@ class EvalOptions:
     #: also roll out the int8 dynamically quantised model (agent ``mmllm-int8``) on the same seeds
     int8: bool = False
     head: str | None = None
+    #: per-task adapter to act with (``"base"``: none; ``None``: the model's newest), see the adapters hook
+    task_adapter: str | None = None
     device: str = "auto"
     max_steps: int | None = None
 

@@ -32,15 +32,18 @@ REPORT_FILE = "report.html"
 SUMMARY_FILE = "summary.png"
 _MAX_PLANS_SHOWN = 5
 
-_CSS = """
+#: the style every report page shares (this one and the continual-learning report)
+BASE_CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f3f3f3; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
+"""
+_CSS = BASE_CSS + """
 figure { display: inline-block; margin: 0.4em; text-align: center; font-size: 0.8em; }
 figure img.episode { width: 192px; image-rendering: pixelated; border: 1px solid #ccc; }
-pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
 .ok { color: #2a7d2a; } .fail { color: #b22222; }
 """
 

@@ -55,6 +55,7 @@ def train(*extra: str, run: str = "{tmp}/run") -> tuple[str, ...]:
 
 
 CARTPOLE = str(ROOT / "configs/experiment/cartpole-ppo.yaml")
+CONTINUAL = str(ROOT / "configs/experiment/continual-tiny.yaml")
 
 
 def train_rl(*extra: str) -> tuple[str, ...]:
@@ -130,6 +131,29 @@ CASES: list[Case] = [
     Case("quickstart-run-dir-not-empty", ("quickstart", TINY, "--run-dir", "{started_run}"), "already holds files"),
     Case("quickstart-bad-override", ("quickstart", TINY, "seed=minus"), "seed"),
     # ---- eval: paths, damaged models, devices, numbers, names
+    Case("eval-task-adapter-unknown", eval_("--task-adapter", "task-9"), "--task-adapter task-9"),
+    Case("continual-no-tasks", ("continual", TINY, "--run-dir", "{tmp}/cl"), "has no 'tasks:' section"),
+    Case("continual-run-dir-unwritable", ("continual", CONTINUAL, "--run-dir", "{file}/cl"), "--run-dir"),
+    Case("continual-resume-not-auto", ("continual", CONTINUAL, "--run-dir", "{tmp}/cl", "--resume", "x"), "--resume x"),
+    Case(
+        "continual-hook-cannot-serve",
+        (
+            "continual",
+            CONTINUAL,
+            "continual.methods={a: [{kind: adapters}]}",
+            "stages.0.kind=align",
+            "stages.0.mixture={caption: 1.0}",
+            "--run-dir",
+            "{tmp}/cl",
+        ),
+        "continual.methods.a.0.kind",
+    ),
+    Case("train-hook-unknown", train("--data", "{dataset}", "stages.0.hooks=[{kind: ewk}]"), "stages.0.hooks.0.kind"),
+    Case(
+        "train-hook-bad-setting",
+        train("--data", "{dataset}", "stages.1.hooks=[{kind: replay, ratio: -1}]"),
+        "stages.1.hooks.0.ratio",
+    ),
     Case("eval-checkpoint-nonexistent", eval_(model="{tmp}/nonexistent"), "nonexistent does not exist"),
     Case("eval-checkpoint-is-a-file", eval_(model="{file}"), "is not a directory"),
     Case("eval-checkpoint-not-a-model", eval_(model="{tmp}"), "neither a saved model"),
@@ -154,6 +178,22 @@ CASES: list[Case] = [
     Case("eval-seed-negative", eval_("--seed", "-1"), "--seed"),
     Case("eval-split-unknown", eval_("--split", "test"), "--split"),
     Case("eval-unknown-env-id", ("eval", "{model}", "--env", "embodied/Nope-v0", "--out", "{tmp}/o"), "Nope-v0"),
+    Case(
+        "eval-env-module-not-importable",
+        ("eval", "{model}", "--env", "no_such_module:my/Env-v0", "--out", "{tmp}/out"),
+        "cannot import module 'no_such_module'",
+    ),
+    Case(
+        "eval-env-unknown-names-module-form",
+        ("eval", "{model}", "--env", "my/Env-v0", "--out", "{tmp}/out"),
+        "--env mymodule:my/Env-v0",
+    ),
+    Case("envs-import-not-importable", ("envs", "--import", "no_such_module"), "--import no_such_module"),
+    Case(
+        "collect-env-module-not-importable",
+        ("collect", TINY, "--out", "{tmp}/data", "data.env_ids=[no_such_module:my/Env-v0]"),
+        "data.env_ids.0",
+    ),
     Case("eval-env-kwarg-no-value", eval_("--env-kwarg", "image_size"), "--env-kwarg 'image_size'"),
     Case("eval-env-kwarg-unknown", eval_("--env-kwarg", "colour=red"), "colour"),
     Case("eval-env-kwarg-bad-value", eval_("--env-kwarg", "control=joystick"), "control"),
@@ -178,22 +218,6 @@ CASES: list[Case] = [
     Case("doctor-episodes-0", doctor("--episodes", "0"), "--episodes"),
     Case("doctor-seed-negative", doctor("--seed", "-3"), "--seed"),
     # ---- dataset info | validate (issue 15)
-    Case(
-        "eval-env-module-not-importable",
-        ("eval", "{model}", "--env", "no_such_module:my/Env-v0", "--out", "{tmp}/out"),
-        "cannot import module 'no_such_module'",
-    ),
-    Case(
-        "eval-env-unknown-names-module-form",
-        ("eval", "{model}", "--env", "my/Env-v0", "--out", "{tmp}/out"),
-        "--env mymodule:my/Env-v0",
-    ),
-    Case("envs-import-not-importable", ("envs", "--import", "no_such_module"), "--import no_such_module"),
-    Case(
-        "collect-env-module-not-importable",
-        ("collect", TINY, "--out", "{tmp}/data", "data.env_ids=[no_such_module:my/Env-v0]"),
-        "data.env_ids.0",
-    ),
     Case("dataset-info-nonexistent", ("dataset", "info", "{tmp}/nonexistent"), "dataset info"),
     Case("dataset-validate-is-a-file", ("dataset", "validate", "{file}"), "is a file"),
     Case("dataset-info-not-a-dataset", ("dataset", "info", "{tmp}"), "meta/info.json not found"),

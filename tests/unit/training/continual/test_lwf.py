@@ -106,3 +106,12 @@ def test_draws_inputs_where_the_stage_has_no_model_batches() -> None:
     empty = hook(kinds=["plan"])
     empty.on_task_start(context(model, previous=samples, kind="rl"))
     assert empty.extra_loss(model, None, None) == (None, {})
+
+
+def test_the_first_task_of_a_sequence_has_no_teacher() -> None:
+    model = tiny_model()
+    lwf = hook()
+    ctx = context(model)
+    ctx.task = 0
+    lwf.on_task_start(ctx)
+    assert lwf.teacher is None and lwf.extra_loss(model, batch_for(model, n=2), None) == (None, {})
