@@ -13,8 +13,8 @@ For the experiment's ``tasks:`` (each: data, optionally its own stages) and ``co
   ``<method>/<k>-<task>/continual_eval.json``: success on every task's held-out seeds (row ``k`` of the matrix),
   the task's curve over its last stage's checkpoints, the language probe;
 - ``multitask/`` (``continual.multitask``): the first task's stages on every task's data at once, the last one
-  as long as the sequence's last stages together, evaluated on every task (the upper bound; its one row stands
-  for every row of its matrix, so its NBT is 0 by construction);
+  as long as the sequence's last stages together (in samples), evaluated on every task (the upper bound; its one
+  row stands for every row of its matrix, so its NBT is 0 by construction);
 - ``results.json`` (``embodied.eval.continual_results``: the matrix with Wilson intervals, FWT / NBT / AUC with
   bootstrap intervals, language retention, per method) and ``report.html``.
 
@@ -278,10 +278,11 @@ def _run_multitask(
 
 def _multitask_stages(config: ExperimentConfig) -> list[StageSpec]:
     """The first task's stages without hooks, its last stage as long as the sequence's last stages together (the
-    same number of updates the sequence makes there, over every task's data at once)."""
+    same number of samples the sequence trains on there, over every task's data at once)."""
     stages = method_stages(config.tasks[0].stages or config.stages, [], None)
-    total = sum(_stages(config, k, None)[-1].max_steps for k in range(len(config.tasks)))
     last = stages[-1]
+    samples = sum(s.max_steps * s.batch_size for k in range(len(config.tasks)) for s in _stages(config, k, None)[-1:])
+    total = max(1, round(samples / last.batch_size))
     every = last.checkpoint_every and max(last.checkpoint_every, total // 2)
     return [*stages[:-1], last.model_copy(update={"max_steps": total, "checkpoint_every": every})]
 

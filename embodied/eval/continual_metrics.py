@@ -28,10 +28,14 @@ Choices, and why:
   papers report it ("assigning zero to the final task"). ``nbt_over="K-1"`` averages over the ``K−1`` tasks that
   have a later task instead (the GEM-style mean; ``K/(K−1)`` times larger). With ``K = 1`` NBT is undefined under
   either reading: it is ``None`` with a note, while FWT and AUC are still reported.
-- Intervals: a seeded bootstrap over episodes. Each cell's and each curve point's outcomes are resampled with
-  replacement (drawn as ``Binomial(n, k/n) / n``, the same distribution as resampling the ``n`` booleans), the
-  metrics recomputed (in ``"best"`` mode the peak is re-chosen per replicate) and the 2.5 / 97.5 percentiles kept.
-  A fixed seed gives identical numbers. Cells use the Wilson 95% interval (``stats.wilson_interval``).
+- Intervals: a seeded bootstrap over episodes, the metrics recomputed per replicate (in ``"best"`` mode the peak
+  is re-chosen) and the 2.5 / 97.5 percentiles kept; a fixed seed gives identical numbers. When every evaluation
+  of a task has the same number of episodes — ``embodied continual`` evaluates each task on the same seeds after
+  every task — the bootstrap is *paired*: per replicate, task j's episode indices are drawn once and used for
+  every row and curve point of task j, so differences such as c[k][k] − c[τ][k] keep their pairing (an
+  unchanged model gets a zero-width NBT interval). Otherwise each cell and curve point is resampled on its own
+  (drawn as ``Binomial(n, k/n) / n``, the same distribution as resampling its ``n`` booleans). Cells use the
+  Wilson 95% interval (``stats.wilson_interval``).
 - Language retention (``language_retention``): the mean over probe keys of ``score after the last task ÷
   reference score``, the reference being ``language_before`` (the probe before any continual training) when given,
   else the probe after the first task. 1.0 = fully kept, < 1 forgotten, > 1 improved; keys missing on either side
@@ -193,7 +197,9 @@ class Bootstrap(_Strict):
 
     samples: int = Field(ge=1)
     seed: int
-    method: Literal["percentile, episodes resampled per cell"] = "percentile, episodes resampled per cell"
+    method: Literal[
+        "percentile, episodes resampled per cell", "percentile, paired: each task's episodes resampled across rows"
+    ] = "percentile, episodes resampled per cell"
 
 
 class LanguageRetention(_Strict):
@@ -306,6 +312,35 @@ def _bootstrap(
     return c, drawn
 
 
+def _paired(record: ContinualRecord) -> bool:
+    """Whether every evaluation of a task (each matrix row, each curve point) has the same number of episodes —
+    in ``embodied continual`` the same seeds — so they can be resampled together."""
+    k = len(record.tasks)
+    sizes = [
+        {len(record.outcomes[i][j]) for i in range(j, k)} | {len(o) for _, o in record.curves[j]} for j in range(k)
+    ]
+    return all(len(size) == 1 for size in sizes)
+
+
+def _paired_bootstrap(
+    record: ContinualRecord, rng: np.random.Generator, samples: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Resampled ``c`` and curves where task j's episodes (seeds) are drawn once per replicate and reused for every
+    evaluation of task j: the rows share their scenes, so c[k][k] − c[τ][k] keeps its pairing (an unchanged
+    model has exactly zero forgetting in every replicate)."""
+    k = len(record.tasks)
+    c = np.full((samples, k, k), np.nan)
+    drawn = []
+    for j in range(k):
+        n = len(record.outcomes[j][j])
+        index = rng.integers(0, n, size=(samples, n))  # [samples, n] episode indices of task j
+        for i in range(j, k):
+            c[:, i, j] = np.asarray(record.outcomes[i][j], dtype=np.float64)[index].mean(axis=1)
+        points = [np.asarray(o, dtype=np.float64)[index].mean(axis=1) for _, o in record.curves[j]]
+        drawn.append(np.stack(points, axis=1))
+    return c, drawn
+
+
 def _estimate(point: float, replicates: np.ndarray) -> Estimate:
     low, high = np.percentile(replicates, [2.5, 97.5])
     return Estimate(value=point, ci95=(float(low), float(high)))
@@ -330,7 +365,13 @@ def continual_metrics(
         carried_forward=mode,
         nbt_over=nbt_over,
     )
-    c, drawn = _bootstrap(matrix, curves, np.random.default_rng(seed), bootstrap_samples)
+    paired = _paired(record)
+    rng = np.random.default_rng(seed)
+    c, drawn = (
+        _paired_bootstrap(record, rng, bootstrap_samples)
+        if paired
+        else _bootstrap(matrix, curves, rng, bootstrap_samples)
+    )
     boot = transfer_scores(c, drawn, carried_forward=mode, nbt_over=nbt_over)
     nbt = None
     if point.nbt is not None and boot.nbt is not None:
@@ -351,7 +392,13 @@ def continual_metrics(
         language=[dict(row) for row in record.language],
         language_before=None if record.language_before is None else dict(record.language_before),
         retention=language_retention(record.language, record.language_before),
-        bootstrap=Bootstrap(samples=bootstrap_samples, seed=seed),
+        bootstrap=Bootstrap(
+            samples=bootstrap_samples,
+            seed=seed,
+            method="percentile, paired: each task's episodes resampled across rows"
+            if paired
+            else "percentile, episodes resampled per cell",
+        ),
     )
 
 

@@ -115,6 +115,21 @@ def test_perfect_cells_have_no_spread() -> None:
     assert m.fwt.value == 1.0 and m.auc.ci95 == (1.0, 1.0)
 
 
+def test_paired_bootstrap_keeps_an_unchanged_model_at_zero_forgetting() -> None:
+    # the same episodes (seeds) of each task after every task, outcomes unchanged: NBT is 0 in every replicate
+    a, b = [True, False, True, True, False, False, True, False], [False, True, True, False, False, True, False, True]
+    record = ContinualRecord(tasks=["a", "b"], outcomes=[[a, b], [a, b]], curves=[[(1, a)], [(1, b)]])
+    m = continual_metrics(record, bootstrap_samples=300)
+    assert m.bootstrap.method.startswith("percentile, paired")
+    assert m.nbt is not None and m.nbt.value == 0.0 and m.nbt.ci95 == (0.0, 0.0)
+    assert m.fwt.ci95[1] - m.fwt.ci95[0] > 0.1  # the rates themselves still vary
+    # unequal episode counts cannot be paired: each cell is resampled on its own, the interval has width
+    unpaired = ContinualRecord(tasks=["a", "b"], outcomes=[[a, b], [a[:6], b]], curves=[[(1, a)], [(1, b)]])
+    u = continual_metrics(unpaired, bootstrap_samples=300)
+    assert u.bootstrap.method == "percentile, episodes resampled per cell"
+    assert u.nbt is not None and u.nbt.ci95[1] - u.nbt.ci95[0] > 0.05
+
+
 def test_language_retention() -> None:
     kept = continual_metrics(hand_record(), bootstrap_samples=10).retention
     # vs the probe before training: vqa 0.4/0.8 = 0.5; plan_validity is missing after the last task → skipped
