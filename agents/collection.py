@@ -1,7 +1,8 @@
 """Expert demonstration datasets from an experiment's ``data:`` section (composition: envs + ``embodied.data``).
 
-``collect_dataset(config, out_dir)`` runs every env id's scripted expert (``env.unwrapped.expert_action()``)
-for ``config.data.episodes`` episodes (seeds ``data.seed + k``) in a ``SyncVectorEnv`` of ``data.num_envs``
+``collect_dataset(config, out_dir)`` runs every env id's scripted expert (``env.unwrapped.expert_action()``) —
+or the user policy ``data.policy`` (``embodied collect --policy module:callable``, see
+``embodied.agents.user_policy``) — for ``config.data.episodes`` episodes (seeds ``data.seed + k``) in a ``SyncVectorEnv`` of ``data.num_envs``
 copies, records the annotations asked for in ``data.annotations`` from the initial scene, and writes one
 LeRobot v3 dataset:
 
@@ -18,10 +19,11 @@ from __future__ import annotations
 
 import difflib
 import multiprocessing
+import queue
 import shutil
 import uuid
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import embodied.envs  # noqa: F401  (registers the embodied/ env ids)
+from embodied.agents.user_policy import UserPolicies, load_policy_factory
 from embodied.config import ConfigError, ExperimentConfig
 from embodied.config.data import DataSpec
 from embodied.data import Annotators, Episode, collect, read_dataset, write_dataset
@@ -116,17 +119,26 @@ def annotators(data: DataSpec) -> Annotators:
     )
 
 
-def collect_episodes(data: DataSpec, progress: bool = True) -> tuple[list[Episode], int]:
-    """Expert episodes of every env id in ``data`` and the frame rate of the (first) env."""
+def collect_episodes(
+    data: DataSpec, progress: bool = True, on_episode: Callable[[], None] | None = None
+) -> tuple[list[Episode], int]:
+    """Expert (or ``data.policy``) episodes of every env id in ``data`` and the frame rate of the (first) env."""
     episodes: list[Episode] = []
     fps = 10
     for index, env_id in enumerate(data.env_ids):
         envs = make_vector_env(env_id, data.num_envs, mode="sync", seed=data.seed, **data.env_kwargs)
+        policy = UserPolicies(data.policy, "data.policy") if data.policy else expert_policy
         try:
             if index == 0:
                 fps = int(envs.metadata.get("render_fps", fps))
             episodes += collect(
-                envs, expert_policy, data.episodes, data.seed, annotators=annotators(data), progress=progress
+                envs,
+                policy,
+                data.episodes,
+                data.seed,
+                annotators=annotators(data),
+                progress=progress,
+                on_episode=on_episode,
             )
         finally:
             envs.close()
@@ -172,12 +184,14 @@ def collect_dataset(config: ExperimentConfig, out_dir: str | Path, progress: boo
     """
     data = config.data
     check_envs(data)
+    if data.policy:  # a mistake in the name is one line here, not a worker's traceback
+        load_policy_factory(data.policy, "data.policy")
     if data.workers == 1:
         episodes, fps = collect_episodes(data, progress)
     else:
         episodes, fps = _collect_parallel(data, Path(out_dir), progress)
     failed: Sequence[int] = [i for i, ep in enumerate(episodes) if not ep.success]
-    if failed:
+    if failed and not data.policy:  # a user policy's failures are data too (success is recorded per episode)
         raise RuntimeError(f"the scripted expert failed in episode(s) {list(failed)}; check data.env_kwargs")
     return write_dataset(episodes, out_dir, fps=fps)
 
@@ -194,29 +208,50 @@ def _blocks(data: DataSpec) -> list[DataSpec]:
     return blocks
 
 
-def collect_shard(data_json: str, out_dir: str) -> str:
-    """One worker's block: collect ``DataSpec`` (as JSON) and write it as a dataset at ``out_dir``."""
+def collect_shard(data_json: str, out_dir: str, finished: Any = None) -> str:
+    """One worker's block: collect ``DataSpec`` (as JSON) and write it as a dataset at ``out_dir``; a ``1`` goes
+    to the ``finished`` queue (the parent's progress bar) after each episode."""
     data = DataSpec.model_validate_json(data_json)
-    episodes, fps = collect_episodes(data, progress=False)
+    tick = (lambda: finished.put(1)) if finished is not None else None
+    episodes, fps = collect_episodes(data, progress=False, on_episode=tick)
     write_dataset(episodes, out_dir, fps=fps)
     return out_dir
 
 
 def _collect_parallel(data: DataSpec, out_dir: Path, progress: bool) -> tuple[list[Episode], int]:
-    """Collect the blocks in spawned processes, then read the shards back in block order."""
+    """Collect the blocks in spawned processes (one progress bar over every episode, fed by a queue the workers
+    write to), then read the shards back in block order."""
     shards = out_dir.parent / f".{out_dir.name}.shards-{uuid.uuid4().hex[:8]}"
     blocks = _blocks(data)
     try:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=len(blocks), mp_context=context) as pool:
+        with (
+            context.Manager() as manager,
+            ProcessPoolExecutor(max_workers=len(blocks), mp_context=context) as pool,
+            tqdm(total=data.episodes, desc="collect", unit="episode", disable=not progress) as bar,
+        ):
+            finished = manager.Queue()
             futures = [
-                pool.submit(collect_shard, b.model_dump_json(), str(shards / f"{i:03d}")) for i, b in enumerate(blocks)
+                pool.submit(collect_shard, b.model_dump_json(), str(shards / f"{i:03d}"), finished)
+                for i, b in enumerate(blocks)
             ]
-            for future in tqdm(
-                as_completed(futures), total=len(futures), desc="collect", unit="shard", disable=not progress
-            ):
-                future.result()
+            _follow(futures, finished, bar)
         datasets = [read_dataset(shards / f"{i:03d}") for i in range(len(blocks))]
         return [ep for ds in datasets for ep in ds.episodes()], int(datasets[0].fps)
     finally:
         shutil.rmtree(shards, ignore_errors=True)
+
+
+def _follow(futures: list[Future[str]], finished: Any, bar: tqdm) -> None:
+    """Advance ``bar`` once per episode a worker reports until every worker is done; a worker's error re-raised."""
+    while True:
+        done = all(f.done() for f in futures)
+        try:
+            while True:
+                bar.update(finished.get(timeout=0.0 if done else 0.2))
+        except queue.Empty:
+            pass
+        if done:
+            break
+    for future in as_completed(futures):
+        future.result()

@@ -142,6 +142,13 @@ def _check_action_dim(spec: Any, space: Any, options: EvalOptions, kwargs: dict[
     box = isinstance(space, gym.spaces.Box)
     if box and space.shape[-1] == spec.action_dim:
         return
+    discrete = getattr(spec, "discrete_actions", None)  # a discrete model steps Discrete(n) with its indices
+    if isinstance(space, gym.spaces.Discrete) and discrete is not None:
+        if int(space.n) == discrete:
+            return
+        raise EvalInputError(
+            f"{options.env_id} takes Discrete({space.n}) actions but the model has discrete_actions {discrete}"
+        )
     got = f"{space.shape[-1]}-d actions" if box else f"{type(space).__name__} actions"
     raise EvalInputError(
         f"{options.env_id} with env kwargs {kwargs} takes {got} but the model's action head gives {spec.action_dim}-d"
@@ -232,9 +239,11 @@ def _rollouts(
     args = (options.env_id, kwargs, options.episodes, options.seed, options.num_envs)
     runs = []
     if action_head is not None and options.episodes:
-        runs.append(evaluate_agent(MMLLMAgent(model, action_head), *args, **common))
+        do_sample, temperature = options.sampling  # seeded by options.seed: the same seed, the same rollouts
+        acting = {"do_sample": do_sample, "temperature": temperature, "seed": options.seed}
+        runs.append(evaluate_agent(MMLLMAgent(model, action_head, **acting), *args, **common))
         if options.int8:
-            quantized = MMLLMAgent(quantize_model(copy.deepcopy(model), "int8"), action_head)
+            quantized = MMLLMAgent(quantize_model(copy.deepcopy(model), "int8"), action_head, **acting)
             quantized.name = "mmllm-int8"
             runs.append(evaluate_agent(quantized, *args, **common))
     for kind in (k for k in options.baselines if k not in skipped):

@@ -17,8 +17,10 @@ batched, and ``episode_done(i)`` drops env ``i``'s queue — as does a sub-env w
 boundary; pass each step's ``info`` to ``act``. ``chunk_queue=False`` queries every step and executes the first
 action of each chunk (receding horizon). ``temporal_ensemble=k`` queries every step and averages the
 overlapping predictions for the current step (ACT; see ``embodied.agents.ensemble``). Prompts are the training
-prompts (``embodied.data.samples``). Sampling (``do_sample=True``) draws from one ``torch.Generator`` seeded
-with ``seed`` (re-seeded by ``reset``), so the same seed gives the same actions.
+prompts (``embodied.data.samples``). Sampling (``do_sample=True`` at ``temperature``: softmax of logits / T
+for the token and pointer heads, Laplace scale × T for the continuous head) draws from one ``torch.Generator``
+seeded with ``seed`` (re-seeded by ``reset``), so the same seed gives the same actions. A discrete model
+(``discrete_actions``) steps its env with int64 indices ``[N]``.
 """
 
 from __future__ import annotations
@@ -48,13 +50,13 @@ __all__ = ["ACTION_KINDS", "MMLLMAgent", "head_kind"]
 ACTION_KINDS = ("pointer", "action-tokens", "continuous", "diffusion")
 TEXT_KINDS = ("text",)
 
-#: head kind → the sampling keywords its ``predict`` (or ``generate_ids``) takes
-_SAMPLING: dict[str, Callable[[bool, torch.Generator], dict[str, Any]]] = {
-    "action-tokens": lambda sample, gen: {"do_sample": sample, "generator": gen},
-    "text": lambda sample, gen: {"do_sample": sample, "generator": gen},
-    "continuous": lambda sample, gen: {"sample": sample, "generator": gen},
-    "pointer": lambda sample, gen: {"sample": sample, "generator": gen},
-    "diffusion": lambda sample, gen: {"generator": gen},  # always samples; the generator makes it reproducible
+#: head kind → the sampling keywords its ``predict`` (or ``generate_ids``) takes: (sample, generator, temperature)
+_SAMPLING: dict[str, Callable[[bool, torch.Generator, float], dict[str, Any]]] = {
+    "action-tokens": lambda sample, gen, t: {"do_sample": sample, "generator": gen, "temperature": t},
+    "text": lambda sample, gen, t: {"do_sample": sample, "generator": gen, "temperature": t},
+    "continuous": lambda sample, gen, t: {"sample": sample, "generator": gen, "temperature": t},
+    "pointer": lambda sample, gen, t: {"sample": sample, "generator": gen, "temperature": t},
+    "diffusion": lambda sample, gen, t: {"generator": gen},  # always samples; the generator makes it reproducible
 }
 
 
@@ -80,6 +82,7 @@ class MMLLMAgent(Agent):
         temporal_ensemble: float | None = None,
         prompt: str = "action",
         do_sample: bool = False,
+        temperature: float = 1.0,
         seed: int = 0,
         pick_height: float = PICK_HEIGHT,
         place_height: float = PLACE_HEIGHT,
@@ -92,7 +95,9 @@ class MMLLMAgent(Agent):
         self.head = model.head_map[head]
         self.processor = model.processor
         self.chunk_queue, self.temporal_ensemble = chunk_queue, temporal_ensemble
-        self.prompt, self.do_sample, self.seed = prompt, do_sample, seed
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0 (softmax of logits / temperature), got {temperature}")
+        self.prompt, self.do_sample, self.seed, self.temperature = prompt, do_sample, seed, temperature
         self.heights = (pick_height, place_height)
         self.device = next(model.parameters()).device
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
@@ -150,7 +155,9 @@ class MMLLMAgent(Agent):
             chunks = self.predict_chunks(obs, rows)
             for j, i in enumerate(rows):
                 self._queues[i] = deque(chunks[j] if self.chunk_queue else chunks[j][:1])
-        return np.stack([self._queues[i].popleft() for i in range(n)]).astype(np.float32)
+        actions = np.stack([self._queues[i].popleft() for i in range(n)]).astype(np.float32)
+        # a discrete model (spec.discrete_actions) steps a Discrete space with int64 indices [N], exactly
+        return actions[:, 0].astype(np.int64) if self.processor.spec.discrete_actions else actions
 
     def predict_chunks(self, obs: dict[str, Any], rows: Sequence[int]) -> np.ndarray:
         """Action chunks ``[len(rows), H, A]`` in env units for sub-envs ``rows`` (one batched model call)."""
@@ -164,7 +171,7 @@ class MMLLMAgent(Agent):
         batch = model_batch(self.model, self.processor, obs, rows, self.prompt)
         self.queries += 1
         self.queried_rows += len(rows)
-        kwargs = _SAMPLING.get(self.kind, lambda s, g: {})(self.do_sample, self.generator)
+        kwargs = _SAMPLING.get(self.kind, lambda s, g, t: {})(self.do_sample, self.generator, self.temperature)
         return self.model.predict(batch, self.head_name, **kwargs)
 
     def _primitives(self, out: Any, rows: Sequence[int]) -> np.ndarray:

@@ -17,7 +17,6 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from gymnasium import spaces
 from gymnasium.error import Error as GymError
 from gymnasium.vector import AutoresetMode
@@ -41,8 +40,8 @@ class ChunkDecoder:
         return None
 
     def __call__(self, outputs: dict[str, Any], rows: Sequence[int]) -> list[Any]:
-        actions = np.asarray(self.processor.unnormalize_actions(outputs["actions"]), dtype=np.float32)
-        return list(actions)
+        # env units [B, A] float32, or int64 indices [B] for a discrete model (spec.discrete_actions)
+        return list(self.processor.env_actions(outputs["actions"]))
 
 
 class PointerDecoder:

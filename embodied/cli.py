@@ -86,7 +86,13 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     from embodied.config import load_config
 
     new_dir("--out", args.out)
-    cfg = load_config(args.config, args.overrides)
+    overrides = list(args.overrides)
+    if args.policy is not None:  # checked here so that a bad name is a line naming --policy, then data.policy
+        from embodied.agents.user_policy import load_policy_factory
+
+        load_policy_factory(args.policy, "--policy")
+        overrides.append(f"data.policy={args.policy}")
+    cfg = load_config(args.config, overrides)
     root = collect_dataset(cfg, args.out, progress=not args.quiet)
     _warn_silent_failures(root)
     print(f"wrote {root}")
@@ -262,6 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("collect", help="expert demonstrations of the config's data section -> LeRobot v3 dataset")
     _config_arguments(p, "data.episodes=8")
     p.add_argument("--out", required=True, help="dataset directory to write")
+    p.add_argument(
+        "--policy",
+        default=None,
+        metavar="MODULE:CALLABLE",
+        help="policy factory acting instead of the scripted expert: reset(seed), act(obs, info) in the env's own "
+        "action space (sets data.policy)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_collect)
     p = sub.add_parser("continual", help="train the config's task sequence, evaluate every task after each")

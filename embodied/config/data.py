@@ -4,6 +4,8 @@
 ... per env id) and records the ``annotations`` asked for: ``captions`` (alignment), ``plans`` and ``vqa``
 (instruction tuning; VQA pairs also feed the preference stage) and ``points`` (per frame: the primitive action's
 pick and place points as pixels of the first camera, the targets of a ``pointer`` head; primitive control only).
+With ``policy: module:callable`` (or ``embodied collect --policy``) a user policy acts instead of the scripted
+expert (``embodied.agents.user_policy``); its episodes are kept whether they succeed or not.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ class DataSpec(BaseModel):
         0, ge=0, description="the last N episodes are held out of training: the stages' held-out evaluation data"
     )
     annotations: list[Annotation] = Field(default_factory=_all_annotations, description="extras recorded per episode")
+    policy: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+        description="module:callable of a policy factory (reset(seed), act(obs, info) in the env's own action "
+        "space) that acts instead of the scripted expert",
+    )
     vqa_qtypes: list[str] = Field(
         default_factory=lambda: list(DEFAULT_QTYPES), min_length=1, description="one VQA pair per question type"
     )

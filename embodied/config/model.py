@@ -56,6 +56,13 @@ class ModelSpec(BaseModel):
     )
     action_low: list[float] | None = Field(None, description="per-dimension action minimum (un-normalisation)")
     action_high: list[float] | None = Field(None, description="per-dimension action maximum (un-normalisation)")
+    discrete_actions: int | None = Field(
+        None,
+        ge=2,
+        le=4096,
+        description="n for a Discrete(n) env: actions are indices 0..n-1, an action-tokens head needs bins: n "
+        "(bin k is index k); needs action_dim 1",
+    )
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ModelSpec:
@@ -72,4 +79,20 @@ class ModelSpec(BaseModel):
             and any(lo >= hi for lo, hi in zip(self.action_low, self.action_high, strict=True))
         ):
             raise ValueError("action_low must be below action_high in every dimension")
+        if self.discrete_actions is not None:
+            self._check_discrete(self.discrete_actions)
         return self
+
+    def _check_discrete(self, n: int) -> None:
+        """``discrete_actions: n``: one action dimension, no bounds of its own, every action-tokens head ``n`` bins
+        (issue 14: the index ↔ bin map is one-to-one only then; see ``MMLLMProcessor.normalize_actions``)."""
+        if self.action_dim != 1:
+            raise ValueError(f"discrete_actions needs action_dim 1 (one index per step), got {self.action_dim}")
+        if self.action_low is not None or self.action_high is not None:
+            raise ValueError("discrete_actions sets the action bounds itself: leave action_low/action_high unset")
+        for name, head in self.heads.items():
+            bins = head.get("bins", 256)
+            if head.get("kind") == "action-tokens" and bins != n:
+                raise ValueError(
+                    f"heads.{name}.bins is {bins} but discrete_actions is {n}: set bins: {n} so that bin k is index k"
+                )

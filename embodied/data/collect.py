@@ -10,23 +10,56 @@ Annotators (``plan``, ``vqa``, ``captions``) are called with the sub-env right a
 the initial scene, e.g. ``plan=lambda env: env.unwrapped.plan_text()``. The per-frame ``points`` annotator is
 called with the sub-env and the action about to be taken (before stepping) and returns that action's pointing
 targets ``[K, 2]`` in camera ``point_camera``.
+
+The policy is a plain function ``policy(obs, env)`` or an ``EpisodicPolicy``, which is told when each sub-env's
+episode starts (``start(i, seed)``, right after its reset) and gets the step's ``info`` (``act(i, obs, info, env)``).
+On a ``Discrete(n, start)`` action space the episodes record the index ``a - start`` with their
+``action_space`` (``embodied.data.action_space``); the env is stepped with the action itself.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 from gymnasium.vector import SyncVectorEnv, VectorEnv
 from tqdm.auto import tqdm
 
+from embodied.data.action_space import DiscreteActions
 from embodied.data.episode import Episode, VQAPair
 
 Policy = Callable[[dict[str, Any], gym.Env[Any, Any]], Any]
 VQAItems = Sequence[VQAPair | dict[str, Any] | Sequence[str]]
+
+
+class EpisodicPolicy(ABC):
+    """A policy with per-episode state on each sub-env ``i`` of the vector env ``collect`` runs."""
+
+    @abstractmethod
+    def start(self, index: int, seed: int | None) -> None:
+        """Sub-env ``index`` was just reset with ``seed``: a new episode starts there."""
+
+    @abstractmethod
+    def act(self, index: int, obs: dict[str, Any], info: dict[str, Any], env: gym.Env[Any, Any]) -> Any:
+        """The action for sub-env ``index`` (in its action space) from its observation and last ``info``."""
+
+
+class _Stateless(EpisodicPolicy):
+    """A plain ``policy(obs, env)`` function as an ``EpisodicPolicy``."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+
+    def start(self, index: int, seed: int | None) -> None:
+        return None
+
+    def act(self, index: int, obs: dict[str, Any], info: dict[str, Any], env: gym.Env[Any, Any]) -> Any:
+        return self.policy(obs, env)
 
 
 @dataclass
@@ -56,13 +89,15 @@ class _Recording:
     dones: list[bool] = field(default_factory=list)
     points: list[np.ndarray] = field(default_factory=list)
 
-    def finish(self, success: bool, point_camera: str = "") -> Episode:
+    def finish(self, success: bool, point_camera: str = "", space: DiscreteActions | None = None) -> Episode:
         first = self.frames[0]
         points = np.stack(self.points) if self.points else None
+        actions = np.stack([np.atleast_1d(a) for a in self.actions])  # [T, A]; [T, 1] for a Discrete space
         return Episode(
             images={cam: np.stack([f["images"][cam] for f in self.frames]) for cam in first["images"]},
             state=np.stack([f["state"] for f in self.frames]),
-            actions=np.stack(self.actions),
+            actions=actions - space.start if space is not None else actions,
+            action_space=space,
             task=self.task,
             rewards=np.asarray(self.rewards, np.float32),
             dones=np.asarray(self.dones, np.bool_),
@@ -78,7 +113,7 @@ class _Recording:
 
 def collect(
     make_env: Callable[[], gym.Env[Any, Any]] | VectorEnv[Any, Any, Any],
-    policy: Policy,
+    policy: Policy | EpisodicPolicy,
     episodes: int,
     seeds: int | Sequence[int] | None = None,
     *,
@@ -86,13 +121,15 @@ def collect(
     annotators: Annotators | None = None,
     task_key: str = "instruction",
     progress: bool = True,
+    on_episode: Callable[[], None] | None = None,
 ) -> list[Episode]:
-    """Run ``policy(obs, env)`` for ``episodes`` episodes and return them in order of their seeds.
+    """Run ``policy(obs, env)`` (or an ``EpisodicPolicy``) for ``episodes`` episodes; return them in seed order.
 
     ``make_env`` is an env constructor (``num_envs`` copies run in a ``SyncVectorEnv`` that is closed at the end)
     or an existing ``SyncVectorEnv`` (left open). ``policy`` gets one sub-env's observation and that sub-env,
     e.g. ``lambda obs, env: env.unwrapped.expert_action()``. ``seeds``: an int ``s`` seeds episode ``k`` with
-    ``s + k``; a sequence gives one seed per episode; ``None`` leaves episodes unseeded.
+    ``s + k``; a sequence gives one seed per episode; ``None`` leaves episodes unseeded. ``on_episode`` is called
+    once per finished episode (e.g. a parent process's progress bar; ``progress`` is this process's own).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -101,30 +138,52 @@ def collect(
     envs, owned = _vector_env(make_env, num_envs)
     try:
         with tqdm(total=episodes, desc="collect", unit="episode", disable=not progress) as bar:
-            done = _run(envs, policy, seed_list, annotators, task_key, bar)
+            episodic = policy if isinstance(policy, EpisodicPolicy) else _Stateless(policy)
+
+            def tick() -> None:
+                bar.update(1)
+                if on_episode is not None:
+                    on_episode()
+
+            done = _run(envs, episodic, seed_list, annotators, task_key, tick)
     finally:
         if owned:
             envs.close()
     return [done[k] for k in range(episodes)]
 
 
+def _discrete(envs: SyncVectorEnv) -> DiscreteActions | None:
+    """The sub-envs' ``Discrete`` action space as ``DiscreteActions`` (actions recorded as indices), else None."""
+    space = envs.single_action_space
+    return DiscreteActions(int(space.n), int(space.start)) if isinstance(space, spaces.Discrete) else None
+
+
 def _run(
-    envs: SyncVectorEnv, policy: Policy, seed_list: list[int | None], annotators: Annotators, task_key: str, bar: tqdm
+    envs: SyncVectorEnv,
+    policy: EpisodicPolicy,
+    seed_list: list[int | None],
+    annotators: Annotators,
+    task_key: str,
+    tick: Callable[[], None],
 ) -> dict[int, Episode]:
     """The stepping loop: record active sub-envs, finish and re-seed the ones that end."""
-    n, total = envs.num_envs, len(seed_list)
+    n, total, space = envs.num_envs, len(seed_list), _discrete(envs)
     slots: list[_Recording | None] = [None] * n
     finished: dict[int, Episode] = {}
     first = list(range(min(n, total)))
-    obs, _ = envs.reset(seed=[seed_list[i] if i < total else None for i in range(n)])
+    obs, reset_infos = envs.reset(seed=[seed_list[i] if i < total else None for i in range(n)])
+    last_info = [_take(reset_infos, i) for i in range(n)]
+    for i in range(n):
+        policy.start(i, seed_list[i] if i < total else None)
     for i in first:
         slots[i] = _start(i, seed_list[i], envs.envs[i], _take(obs, i), annotators, task_key)
     next_number = len(first)
     while any(slot is not None for slot in slots):
         per_env = [_take(obs, i) for i in range(n)]
-        actions = [np.asarray(policy(per_env[i], envs.envs[i])) for i in range(n)]
+        actions = [np.asarray(policy.act(i, per_env[i], last_info[i], envs.envs[i])) for i in range(n)]
         points = _points(envs, actions, annotators)
         obs, rewards, terminated, truncated, infos = envs.step(np.stack(actions))
+        last_info = [_take(infos, i) for i in range(n)]
         reset_mask = np.zeros(n, np.bool_)
         reset_seeds: list[int | None] = [None] * n
         for i, slot in enumerate(slots):
@@ -139,8 +198,9 @@ def _run(
             if not end:
                 continue
             if slot is not None:
-                finished[slot.number] = slot.finish(annotators.success(_take(infos, i)), annotators.point_camera)
-                bar.update(1)
+                success = annotators.success(_take(infos, i))
+                finished[slot.number] = slot.finish(success, annotators.point_camera, space)
+                tick()
             reset_mask[i] = True  # idle sub-envs are reset too: stepping a finished env is never allowed
             slots[i] = None
             if next_number < total:
@@ -148,8 +208,10 @@ def _run(
                 reset_seeds[i] = seed_list[next_number]
                 next_number += 1
         if reset_mask.any():
-            obs, _ = envs.reset(seed=reset_seeds, options={"reset_mask": reset_mask})
+            obs, reset_infos = envs.reset(seed=reset_seeds, options={"reset_mask": reset_mask})
             for i in map(int, np.flatnonzero(reset_mask)):
+                last_info[i] = _take(reset_infos, i)
+                policy.start(i, reset_seeds[i])
                 slot = slots[i]
                 if slot is not None:
                     slots[i] = _start(slot.number, slot.seed, envs.envs[i], _take(obs, i), annotators, task_key)

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from embodied.data.action_space import DiscreteActions
+
 
 @dataclass(frozen=True)
 class VQAPair:
@@ -43,7 +45,9 @@ class Episode:
 
     - ``images``: camera → ``[T, H, W, 3]`` uint8 (may be empty for state-only envs)
     - ``state``: ``[T, S]`` float32 (``S`` may be 0)
-    - ``actions``: ``[T, A]`` float32
+    - ``actions``: ``[T, A]`` float32; for a discrete ``action_space`` ``[T, 1]`` indices ``0 .. n-1``
+    - ``action_space``: ``DiscreteActions(n, start)`` when the actions are indices of a ``Discrete`` space (stored
+      as an int64 column, the space in ``meta/info.json``: ``embodied.data.action_space``), else None
     - ``rewards``: ``[T]`` float32 (zeros when the source has none); ``dones``: ``[T]`` bool
     - ``depth``: camera → ``[T, H, W]`` float32 metres, or empty
     - ``task``: the instruction / task text of the episode (of its first frame when ``frame_tasks`` is given)
@@ -69,6 +73,7 @@ class Episode:
     points: np.ndarray | None = None
     point_camera: str = ""
     frame_tasks: list[str] | None = None
+    action_space: DiscreteActions | None = None
 
     def __post_init__(self) -> None:
         self.actions = _array(self.actions, np.float32, "actions", ndim=2)
@@ -97,6 +102,8 @@ class Episode:
                 raise ValueError("points are given without point_camera (the camera whose pixels they are)")
         self.point_camera = str(self.point_camera or "")
         self._check_frame_tasks(length)
+        if self.action_space is not None:
+            self.action_space.check_indices(self.actions)
         self.vqa = [VQAPair.coerce(item) for item in self.vqa]
         self.captions = [str(c) for c in self.captions]
         self.seed = None if self.seed is None else int(self.seed)

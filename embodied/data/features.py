@@ -37,6 +37,8 @@ def episode_features(episodes: list[Episode], names: dict[str, Sequence[str]], v
     if first.state.shape[1]:  # S = 0: no feature (arrow has no zero-length fixed-size list); read back as [T, 0]
         features[L.STATE] = {"dtype": "float32", "shape": [first.state.shape[1]], "names": None}
     features[L.ACTION] = {"dtype": "float32", "shape": [first.actions.shape[1]], "names": None}
+    if first.action_space is not None:  # indices as an int64 scalar column (LeRobot's Value for shape [1])
+        features[L.ACTION] = {"dtype": "int64", "shape": [1], "names": None, "info": first.action_space.feature_info()}
     if first.points is not None:
         features[L.POINTS] = {"dtype": "float32", "shape": list(first.points.shape[1:]), "names": ["argument", "uv"]}
     features[L.REWARD] = {"dtype": "float32", "shape": [1], "names": None}
@@ -77,4 +79,5 @@ def schema(ep: Episode) -> dict[str, tuple[int, ...]]:
     shapes = {L.image_key(c): v.shape[1:] for c, v in ep.images.items()}
     shapes |= {L.depth_key(c): v.shape[1:] for c, v in ep.depth.items()}
     shapes |= {L.POINTS: ep.points.shape[1:]} if ep.points is not None else {}
+    shapes |= {"action_space": (ep.action_space.n, ep.action_space.start)} if ep.action_space is not None else {}
     return shapes | {L.STATE: ep.state.shape[1:], L.ACTION: ep.actions.shape[1:]}

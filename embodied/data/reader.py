@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from embodied.data import layout as L
+from embodied.data.action_space import DiscreteActions
 from embodied.data.arrow import column_to_numpy
 from embodied.data.episode import Episode
 from embodied.data.extras import read_extras, with_defaults
@@ -55,6 +56,8 @@ class LeRobotDataset:
         stats_path = self.root / L.STATS_PATH
         raw_stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
         self.stats = {k: {s: np.asarray(v) for s, v in d.items()} for k, d in raw_stats.items()}
+        #: ``DiscreteActions`` when ``action`` holds indices of a Discrete space (``info.json``), else None
+        self.action_space = DiscreteActions.from_feature(self.features.get(L.ACTION, {}))
 
     @property
     def num_frames(self) -> int:
@@ -148,6 +151,7 @@ class LeRobotDataset:
             depth={L.depth_camera(key): self.depth(key, start, stop) for key in self.depth_keys},
             points=points,
             frame_tasks=frame_tasks,
+            action_space=self.action_space,
             **extras,
         )
 

@@ -103,7 +103,8 @@ def _frame_arrays(ep: Episode, episode_index: int, start: int, tasks: list[str],
     length = len(ep)
     assert ep.rewards is not None and ep.dones is not None  # filled in by Episode.__post_init__
     arrays = {L.STATE: ep.state} if ep.state.shape[1] else {}  # S = 0: no state column (see episode_features)
-    arrays |= {L.ACTION: ep.actions, L.REWARD: ep.rewards, L.DONE: ep.dones}
+    actions = ep.actions[:, 0].astype(np.int64) if ep.action_space is not None else ep.actions  # indices [T]
+    arrays |= {L.ACTION: actions, L.REWARD: ep.rewards, L.DONE: ep.dones}
     arrays |= {L.POINTS: ep.points} if ep.points is not None else {}
     task_index = {task: i for i, task in enumerate(tasks)}
     return arrays | {

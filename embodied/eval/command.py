@@ -76,6 +76,12 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-steps", type=int_at_least(1), default=None, help="cap on steps per episode (counted as failure)"
     )
+    parser.add_argument(
+        "--sample", action="store_true", help="sample the model's actions (seeded by --seed) instead of greedy"
+    )
+    parser.add_argument(
+        "--temperature", type=float, default=None, help="sampling temperature T > 0 (implies --sample; default 1)"
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> EvalOptions:
@@ -102,6 +108,8 @@ def options_from_args(args: argparse.Namespace) -> EvalOptions:
         task_adapter=args.task_adapter,
         device=resolve_device(args.device),
         max_steps=args.max_steps,
+        sample=args.sample,
+        temperature=args.temperature,
     )
 
 

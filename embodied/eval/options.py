@@ -13,6 +13,7 @@ prints it and exits with code 2.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,16 @@ class EvalOptions:
     task_adapter: str | None = None
     device: str = "auto"
     max_steps: int | None = None
+    #: sample the model's actions (seeded by ``seed``: the same seed gives the same rollouts) instead of greedy
+    sample: bool = False
+    #: sampling temperature (logits / T; Laplace scale × T for a continuous head); setting it implies ``sample``
+    temperature: float | None = None
+
+    @property
+    def sampling(self) -> tuple[bool, float]:
+        """``(do_sample, temperature)`` for the model's agent: greedy unless ``--sample`` or ``--temperature``."""
+        temperature = 1.0 if self.temperature is None else self.temperature
+        return self.sample or self.temperature is not None, temperature
 
     def __post_init__(self) -> None:
         for name in ("episodes", "vqa_episodes", "plan_episodes", "videos", "seed"):
@@ -85,6 +96,8 @@ class EvalOptions:
             raise EvalInputError(f"--split must be one of {SPLITS}, got {self.split!r}")
         if self.max_steps is not None and self.max_steps < 1:
             raise EvalInputError(f"--max-steps must be >= 1, got {self.max_steps}")
+        if self.temperature is not None and not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise EvalInputError(f"--temperature must be a finite number > 0, got {self.temperature}")
 
 
 def default_seed(split: str) -> int:

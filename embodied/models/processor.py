@@ -170,18 +170,35 @@ class MMLLMProcessor:
             batch["actions"] = torch.as_tensor(np.asarray(actions, dtype=np.float32))
         return batch
 
+    def _action_bounds(self) -> tuple[list[float] | None, list[float] | None]:
+        """``action_low/high``; for ``discrete_actions: n`` the bounds ``-0.5, n - 0.5``, which map index ``k`` to the
+        centre of bin ``k`` of ``n`` uniform bins over [-1, 1] (an ``action-tokens`` head with ``bins: n`` then
+        decodes indices exactly, one bin per index)."""
+        n = self.spec.discrete_actions
+        if n is not None:
+            return [-0.5], [n - 0.5]
+        return self.spec.action_low, self.spec.action_high
+
     def normalize_actions(self, actions: np.ndarray) -> np.ndarray:
         """Env actions → [-1, 1] with the model's stored bounds (identity when none are stored)."""
-        lo, hi = self.spec.action_low, self.spec.action_high
+        lo, hi = self._action_bounds()
         if lo is None or hi is None:
             return np.asarray(actions, dtype=np.float32)
         low, high = np.asarray(lo, np.float32), np.asarray(hi, np.float32)
         return np.clip(2.0 * (np.asarray(actions, np.float32) - low) / (high - low) - 1.0, -1.0, 1.0)
 
     def unnormalize_actions(self, actions: np.ndarray) -> np.ndarray:
-        """[-1, 1] → env units with the model's stored bounds."""
-        lo, hi = self.spec.action_low, self.spec.action_high
+        """[-1, 1] → env units with the model's stored bounds; indices ``0 .. n-1`` (rounded) for a discrete model."""
+        lo, hi = self._action_bounds()
         if lo is None or hi is None:
             return np.asarray(actions, dtype=np.float32)
         low, high = np.asarray(lo, np.float32), np.asarray(hi, np.float32)
-        return (np.asarray(actions, np.float32) + 1.0) / 2.0 * (high - low) + low
+        env = (np.asarray(actions, np.float32) + 1.0) / 2.0 * (high - low) + low
+        n = self.spec.discrete_actions
+        return env if n is None else np.clip(np.rint(env), 0, n - 1).astype(np.float32)
+
+    def env_actions(self, actions: np.ndarray) -> np.ndarray:
+        """Decoded actions ``[N, A]`` in [-1, 1] → what a vector env steps with: env units ``[N, A]`` float32, or
+        for ``discrete_actions`` the int64 indices ``[N]`` a ``Discrete`` space takes."""
+        env = np.asarray(self.unnormalize_actions(actions), dtype=np.float32)
+        return env if self.spec.discrete_actions is None else env[..., 0].astype(np.int64)

@@ -189,6 +189,13 @@ def _check_dataset(config: ExperimentConfig, episodes: Sequence[Episode], root: 
             f"{root} has state size {state_dim} and action size {action_dim} but the model expects "
             f"model.state_dim={config.model.state_dim} and model.action_dim={config.model.action_dim}"
         )
+    space, n = episodes[0].action_space, config.model.discrete_actions
+    if (space.n if space is not None else None) != n:  # indices read as floats in [-1, 1] would train silently
+        held = f"Discrete({space.n}) action indices" if space is not None else "continuous actions"
+        wanted = (
+            f"model.discrete_actions: {space.n} and bins: {space.n}" if space is not None else "no discrete_actions"
+        )
+        raise TrainingError(f"{root} holds {held} but model.discrete_actions is {n}; set {wanted}")
 
 
 def _load_model(config: ExperimentConfig, parent: Path | None) -> MMLLM:

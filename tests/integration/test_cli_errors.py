@@ -54,6 +54,12 @@ def train(*extra: str, run: str = "{tmp}/run") -> tuple[str, ...]:
     return ("train", TINY, "--run-dir", run, *extra)
 
 
+def policy_(policy: str) -> tuple[str, ...]:
+    """``embodied collect --policy POLICY`` on the discrete MiniGrid env of ``tests.byo_policies``."""
+    grid = ("data.env_ids=[tests.byo_policies:byo/GridDiscrete-v0]", "data.env_kwargs={}", "data.annotations=[]")
+    return ("collect", TINY, "--out", "{tmp}/o", "--quiet", "--policy", policy, *grid, "data.episodes=1")
+
+
 CARTPOLE = str(ROOT / "configs/experiment/cartpole-ppo.yaml")
 CONTINUAL = str(ROOT / "configs/experiment/continual-tiny.yaml")
 
@@ -226,6 +232,16 @@ CASES: list[Case] = [
     Case("dataset-validate-empty-info", ("dataset", "validate", "{dataset}"), "codebase_version"),
     Case("dataset-unknown-action", ("dataset", "check", "{tmp}"), "'check'"),
     Case("dataset-missing-dir", ("dataset", "info"), "DIR"),
+    # issue 14 part B: user policies for collect, sampling temperature for eval
+    Case("collect-policy-unknown-module", policy_("no_such_module:Bot"), "--policy no_such_module:Bot: cannot import"),
+    Case("collect-policy-unknown-name", policy_("tests.byo_policies:Nope"), "has no attribute 'Nope'"),
+    Case("collect-policy-not-callable", policy_("tests.byo_policies:NOT_CALLABLE"), "NOT_CALLABLE' is a int"),
+    Case("collect-policy-not-module-callable", policy_("GridBot"), "expected module:callable"),
+    Case("collect-policy-no-act", policy_("tests.byo_policies:NoAct"), "without act"),
+    Case("collect-policy-wrong-action-space", policy_("tests.byo_policies:WrongBot"), "action 9 is not in the env's"),
+    Case("eval-temperature-zero", eval_("--temperature", "0"), "--temperature must be a finite number > 0"),
+    Case("eval-temperature-negative", eval_("--temperature=-1"), "--temperature"),
+    Case("eval-temperature-not-a-number", eval_("--temperature", "hot"), "--temperature"),
 ]
 
 #: run as a real process too: the console output as a user sees it

@@ -111,9 +111,11 @@ class ContinuousHead(Head):
         sample: bool = False,
         generator: torch.Generator | None = None,
         clip: bool = True,
+        temperature: float = 1.0,
         **kwargs: Any,
     ) -> torch.Tensor:
-        """Action chunks ``[B, H, A]``: μ, or a Laplace sample drawn with ``generator`` when ``sample``.
+        """Action chunks ``[B, H, A]``: μ, or a Laplace sample drawn with ``generator`` when ``sample`` (scale
+        ``b · temperature``, as the RL acting distribution).
 
         ``clip=False`` returns the raw sample, whose ``log_prob`` is exact; RL rollouts store that one.
         """
@@ -123,5 +125,5 @@ class ContinuousHead(Head):
             eps = torch.finfo(mean.dtype).eps
             u = torch.empty(mean.shape, dtype=mean.dtype, device=mean.device)
             u.uniform_(eps - 1.0, 1.0, generator=generator)
-            mean = mean - self.log_scale.float().exp() * u.sign() * torch.log1p(-u.abs())
+            mean = mean - temperature * self.log_scale.float().exp() * u.sign() * torch.log1p(-u.abs())
         return mean.clamp(-1.0, 1.0) if clip else mean

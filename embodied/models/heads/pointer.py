@@ -251,13 +251,15 @@ class PointerHead(Head):
         dense_features: dict[str, torch.Tensor] | None = None,
         sample: bool = False,
         generator: torch.Generator | None = None,
+        temperature: float = 1.0,
         **kwargs: Any,
     ) -> PointerOutput:
-        """The most likely location (and rotation) of every argument, or a sample drawn with ``generator``."""
+        """The most likely location (and rotation) of every argument, or a sample drawn with ``generator`` from the
+        softmax of ``logits / temperature``."""
         locations = self.locations(dense_features)
         logits = self.logits(hidden, locations)  # [B, K, L·R]
         if sample:
-            probs = torch.softmax(logits, dim=-1).flatten(0, 1)  # [B·K, L·R]
+            probs = torch.softmax(logits / temperature, dim=-1).flatten(0, 1)  # [B·K, L·R]
             index = torch.multinomial(probs, 1, generator=generator).reshape(logits.shape[:2])
         else:
             index = logits.argmax(dim=-1)
