@@ -19,6 +19,7 @@ from embodied.eval.manifest import package_versions
 
 #: benchmark name → module (each exposes ``run(quick: bool) -> dict``)
 BENCHMARKS = {
+    "continual": "embodied.bench.continual",
     "dataset": "embodied.bench.dataset",
     "decode": "embodied.bench.decode",
     "envs": "embodied.bench.envs",

@@ -86,3 +86,15 @@ def test_bad_sequences_are_refused_in_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "run" / "sequential").exists()  # nothing trained
+
+
+@pytest.mark.slow
+def test_the_bench_section_reports_every_method() -> None:
+    from embodied.bench.__main__ import BENCHMARKS
+    from embodied.bench.continual import run as bench_run
+
+    assert BENCHMARKS["continual"] == "embodied.bench.continual"
+    out = bench_run(quick=True)
+    assert out["config"] == "configs/experiment/continual-tiny.yaml" and out["run_s"] > 0
+    assert set(out["methods"]) == {"sequential", "replay", "multitask"} and out["matmul_gflop_s"] > 0
+    assert all(m["nbt_ci95"][0] <= m["nbt"] <= m["nbt_ci95"][1] for m in out["methods"].values())
