@@ -11,6 +11,11 @@ Decoding is restricted to the bin tokens (``constrain_logits`` in ``MMLLM.genera
 the bin tokens only — exactly the distribution constrained sampling draws from. ``ordinal_sigma`` spreads the
 target over neighbouring bins with a Gaussian in bin units (the HL-Gauss target of Imani & White, "Improving
 Regression Performance with Distributional Losses", ICML 2018): a neighbouring bin is a nearly right action.
+
+Discrete actions (issue 14): with ``model.discrete_actions: n`` and ``bins: n`` the processor maps index ``k`` to
+the centre of bin ``k``, so bins and indices are one-to-one and this head is the categorical policy over the ``n``
+indices — exact decoding, ``log_prob`` for the ``rl`` stage, distillation — without a separate categorical head
+(which would duplicate the constrained decoding and every RL/LwF path built on this one).
 """
 
 from __future__ import annotations
