@@ -93,7 +93,7 @@ CASES: list[Case] = [
     Case("config-layers-text", ("config", TINY, "model.backbone.config.num_hidden_layers=x"), "num_hidden_layers"),
     Case("config-unknown-key", ("config", TINY, "model.projector.kindd=mlp"), "model.projector.kindd"),
     Case("config-unknown-name", ("config", TINY, "model.projector.kind=mpl"), "did you mean 'mlp'"),
-    Case("config-bad-override", ("config", TINY, "seed"), "dotted.key=value"),
+    Case("config-bad-override", ("config", TINY, "seed"), "KEY=VALUE overrides"),
     Case("config-out-of-range", ("config", TINY, "data.episodes=0"), "data.episodes"),
     Case("config-nonexistent", ("config", "{tmp}/nonexistent.yaml"), "nonexistent.yaml"),
     Case("config-directory", ("config", "{tmp}"), "an existing YAML file"),
