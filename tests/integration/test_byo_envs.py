@@ -123,3 +123,25 @@ def test_envs_lists_the_added_ids() -> None:
     assert rows["byo/Reach-v0"]["base"] == "PandaReach-v3"
     assert rows["byo/Grid-v0"]["instruction_example"] == "get to the green goal square"
     assert "embodied/PickPlace-v0" in rows
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", [GRID, REACH], ids=["minigrid", "panda-gym"])
+def test_an_rl_stage_trains_on_the_third_party_env_by_id(env_id: str, tmp_path: Path) -> None:
+    """PPO for two iterations on the registered id (module-prefixed), success read by the adapter's rule."""
+    _, state_dim, action_dim = ENVS[env_id]
+    spec = experiment(env_id, state_dim, action_dim)
+    rl = {"env": env_id, "env_kwargs": {"image_size": 32}, "num_envs": 2, "rollout_steps": 8, "eval_episodes": 2,
+          "eval_max_steps": 8, "algorithm": {"kind": "ppo", "update_epochs": 1, "num_minibatches": 2}}  # fmt: skip
+    spec["stages"] = [{"name": "rl", "kind": "rl", "max_steps": 2, "lr": 1.0e-3, "eval_every": 2,
+                       "progress_bar": False, "tensorboard": False, "rl": rl}]  # fmt: skip
+    config = tmp_path / "rl.yaml"
+    config.write_text(yaml.safe_dump(spec))
+    done = embodied("train", str(config), "--run-dir", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = [json.loads(line) for line in (tmp_path / "run/rl/metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if r["split"] == "train"]
+    assert [r["step"] for r in train] == [1, 2] and all(r["env_steps"] > 0 for r in train)
+    evals = [r for r in records if r["split"] == "eval"]
+    assert evals and all("success_rate" in r and 0.0 <= r["success_rate"] <= 1.0 for r in evals)
+    assert (tmp_path / "run/rl/model/value_head.safetensors").is_file()
