@@ -23,6 +23,7 @@ BENCHMARKS = {
     "dataset": "embodied.bench.dataset",
     "decode": "embodied.bench.decode",
     "envs": "embodied.bench.envs",
+    "instruct": "embodied.bench.instruct",
     "pointer": "embodied.bench.pointer",
     "rl": "embodied.bench.rl",
     "trainer": "embodied.bench.trainer",

@@ -26,7 +26,7 @@ from embodied.models.context import BuildContext
 from embodied.models.freezing import apply_policy, trainable_table
 from embodied.models.heads.base import HEADS, Head, HeadDistribution
 from embodied.models.processor import MMLLMProcessor, StreamSlot
-from embodied.models.streams import ModalityStream, placeholder_token
+from embodied.models.streams import ModalityStream, StreamOutputs, placeholder_token
 
 logger = logging.getLogger("embodied")
 
@@ -49,6 +49,11 @@ class MMLLM(PreTrainedModel):
     base_model_prefix = "mmllm"
     main_input_name = "input_ids"
     _supports_param_buffer_assignment = False
+    #: run each camera's encoder once for the LLM tokens and the pointing heads' dense maps (issue 13); False
+    #: restores the two passes (the same numbers up to float summation order; ``embodied.bench.instruct`` A/B)
+    shared_encoder_pass: bool = True
+    #: keep one processor (and its token caches) across ``model.processor`` calls; False: a fresh one each call
+    reuse_processor: bool = True
 
     def __init__(self, config: MMLLMConfig, tokenizer: Any = None) -> None:
         super().__init__(config)
@@ -118,29 +123,41 @@ class MMLLM(PreTrainedModel):
 
     @property
     def processor(self) -> MMLLMProcessor:
-        """The processor that matches this model (same image size, normalisation, placeholders)."""
+        """The processor that matches this model (same image size, normalisation, placeholders).
+
+        One instance while the spec and tokenizer stay the same objects, so its per-prompt token cache lives across
+        batches (the data pipeline asks for ``model.processor`` every batch); ``reuse_processor = False``: a new one
+        every time."""
+        key = (self.config.spec, self.tokenizer)
+        cached = self.__dict__.get("_processor_cache")
+        if self.reuse_processor and cached is not None and all(a is b for a, b in zip(cached[0], key, strict=True)):
+            return cached[1]  # type: ignore[no-any-return]
         slots = {
             name: StreamSlot(placeholder_token(name), s.num_tokens, s.modality) for name, s in self.stream_map.items()
         }
-        return MMLLMProcessor(self.tokenizer, self.config.model_spec, slots)
+        processor = MMLLMProcessor(self.tokenizer, self.config.model_spec, slots)
+        self.__dict__["_processor_cache"] = (key, processor)
+        return processor
 
     def get_input_embeddings(self) -> nn.Module:
         return self.backbone.input_embeddings
 
     # ----------------------------------------------------------------------------------------- embedding
-    def embed(self, batch: Batch, query_heads: list[str] | tuple[str, ...] = ()) -> tuple[torch.Tensor, ...]:
+    def embed(
+        self, batch: Batch, query_heads: list[str] | tuple[str, ...] = (), encoded: StreamOutputs | None = None
+    ) -> tuple[torch.Tensor, ...]:
         """Prompt + modality tokens (+ query tokens of ``query_heads``) → (embeds, attention mask, positions).
 
         ``input_ids``/``attention_mask`` ``[B, T]``; returns embeds ``[B, T + Q, D]``, mask ``[B, T + Q]``
-        and position ids ``[B, T + Q]`` counted from each row's first real token (left padding).
+        and position ids ``[B, T + Q]`` counted from each row's first real token (left padding). ``encoded``:
+        the streams' outputs of this batch when the caller has them already (``encode_streams``).
         """
         input_ids, mask = batch["input_ids"], batch["attention_mask"]
         embeds = self.backbone.input_embeddings(input_ids)
-        for name, stream in self.stream_map.items():
+        encoded = encoded if encoded is not None else self.encode_streams(batch)
+        for name, tokens in encoded.tokens.items():
             slots = input_ids == self.placeholder_ids[name]
-            if not bool(slots.any()):
-                continue
-            tokens = stream(batch).to(embeds.dtype)  # [B, M_total, D]
+            tokens = tokens.to(embeds.dtype)  # [B, M_total, D]
             counts = slots.sum(dim=1)
             if bool((counts != tokens.shape[1]).any()):
                 raise ValueError(
@@ -155,6 +172,23 @@ class MMLLM(PreTrainedModel):
             mask = torch.cat([mask, mask.new_ones(mask.shape[0], q.shape[0])], dim=1)
         positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
         return embeds, mask, positions
+
+    def encode_streams(self, batch: Batch, dense: bool = False) -> StreamOutputs:
+        """Tokens of every stream whose placeholder the prompts hold and, when ``dense``, the dense maps of
+        ``dense_features`` — one encoder pass per camera for both (``shared_encoder_pass``; issue 13)."""
+        input_ids = batch["input_ids"]
+        out = StreamOutputs()
+        for name, stream in self.stream_map.items():
+            wants_tokens = bool((input_ids == self.placeholder_ids[name]).any())
+            wants_maps = dense and bool(stream.cameras)
+            if wants_tokens and wants_maps and self.shared_encoder_pass:
+                out.tokens[name], maps = stream.encode(batch, dense=True)
+            else:
+                if wants_tokens:
+                    out.tokens[name] = stream(batch)
+                maps = stream.dense_features(batch) if wants_maps else {}
+            out.dense.update({f"{name}/{cam}": feats for cam, feats in maps.items()})
+        return out
 
     # ----------------------------------------------------------------------------------------- training
     def forward(self, **batch: Any) -> MMLLMOutput:  # type: ignore[override]
@@ -182,13 +216,18 @@ class MMLLM(PreTrainedModel):
         return out
 
     def _head_states(self, batch: Batch) -> tuple[torch.Tensor, list[tuple[str, Head, torch.Tensor, Batch]]]:
-        """One backbone pass; per head with targets: (name, head, the hidden states it reads, its batch) —
-        generative heads the text positions ``[B, T, D]``, parallel heads their query positions ``[B, Q, D]``."""
+        """One encoder pass and one backbone pass; per head with targets: (name, head, the hidden states it reads,
+        its batch) — generative heads the text positions ``[B, T, D]``, parallel heads their query positions
+        ``[B, Q, D]``; pointing heads' batches carry the dense maps of the same encoder pass."""
         claimed = [i for head in self.head_map.values() for i in head.claimed_token_ids()]
         head_batches = {name: self._head_batch(head, batch, claimed) for name, head in self.head_map.items()}
         active = [name for name, head in self.head_map.items() if head.has_targets(head_batches[name])]
         parallel = [n for n in active if not self.head_map[n].generative]
-        embeds, mask, positions = self.embed(batch, parallel)
+        pointing = [n for n in active if self.head_map[n].uses_dense_features and "dense_features" not in batch]
+        encoded = self.encode_streams(batch, dense=bool(pointing))
+        for name in pointing:
+            head_batches[name] = {**head_batches[name], "dense_features": encoded.dense}
+        embeds, mask, positions = self.embed(batch, parallel, encoded)
         hidden = self.backbone(inputs_embeds=embeds, attention_mask=mask, position_ids=positions).hidden
         text_len = batch["input_ids"].shape[1]
         parts = []
@@ -204,11 +243,10 @@ class MMLLM(PreTrainedModel):
         return hidden, parts
 
     def _head_batch(self, head: Head, batch: Batch, claimed: list[int]) -> Batch:
-        """What ``head`` reads: the text head loses labels other heads claim; pointing heads get dense maps."""
+        """What ``head`` reads (before its dense maps, which ``_head_states`` adds): the text head loses labels
+        other heads claim."""
         if head.generative and "labels" in batch and not head.claimed_token_ids() and claimed:
             batch = _unclaimed(batch, claimed)
-        if head.uses_dense_features and "dense_features" not in batch:
-            batch = {**batch, "dense_features": self.dense_features(batch)}
         return batch
 
     def dense_features(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -228,16 +266,14 @@ class MMLLM(PreTrainedModel):
         chosen = self._head(head)
         if chosen.generative:
             return chosen.predict(generate_ids(self, batch, chosen, **kwargs))
-        return chosen.predict(self.query_hidden(batch, head), **self._predict_inputs(chosen, batch), **kwargs)
+        encoded = self.encode_streams(batch, dense=chosen.uses_dense_features)
+        extra = {"dense_features": encoded.dense} if chosen.uses_dense_features else {}
+        return chosen.predict(self.query_hidden(batch, head, encoded), **extra, **kwargs)
 
-    def _predict_inputs(self, head: Head, batch: Batch) -> dict[str, Any]:
-        """Extra keyword inputs a parallel head's ``predict`` reads (dense maps for pointing heads)."""
-        return {"dense_features": self.dense_features(batch)} if head.uses_dense_features else {}
-
-    def query_hidden(self, batch: Batch, head: str) -> torch.Tensor:
+    def query_hidden(self, batch: Batch, head: str, encoded: StreamOutputs | None = None) -> torch.Tensor:
         """Hidden states ``[B, Q, D]`` at a parallel head's query positions (one forward pass)."""
         chosen = self._head(head)
-        embeds, mask, positions = self.embed(batch, [head])
+        embeds, mask, positions = self.embed(batch, [head], encoded)
         hidden = self.backbone(inputs_embeds=embeds, attention_mask=mask, position_ids=positions).hidden
         return hidden[:, -chosen.num_queries :]
 

@@ -46,6 +46,7 @@ class MMLLMProcessor:
         # prompt → token ids: the chat template and tokenizer are deterministic, and RL re-encodes the same
         # prompts every step (bounded, so a stream of distinct prompts cannot grow it without limit)
         self._prompt_ids: dict[str, list[int]] = {}
+        self._target_cache: dict[str, list[int]] = {}
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``processor_config.json`` (spec + stream slots) and the tokenizer."""
@@ -146,11 +147,15 @@ class MMLLMProcessor:
     def _target_ids(self, target: Target) -> list[int]:
         if target is None:
             return []
-        ids = (
-            self.tokenizer(target, add_special_tokens=False)["input_ids"]
-            if isinstance(target, str)
-            else [int(i) for i in target]
-        )
+        if isinstance(target, str):
+            ids = self._target_cache.get(target)
+            if ids is None:  # answers and plans repeat across samples: tokenise each text once (bounded as prompts)
+                ids = list(self.tokenizer(target, add_special_tokens=False)["input_ids"])
+                if len(self._target_cache) < 4096:
+                    self._target_cache[target] = ids
+            ids = list(ids)
+        else:
+            ids = [int(i) for i in target]
         eos = self.tokenizer.eos_token_id
         return ids + ([eos] if eos is not None else [])
 

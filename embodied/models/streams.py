@@ -6,6 +6,7 @@ Each stream owns a placeholder token (``<|image|>`` for stream ``image``) that t
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -18,6 +19,15 @@ from embodied.models.projectors.base import PROJECTORS, Projector
 
 def placeholder_token(stream: str) -> str:
     return f"<|{stream}|>"
+
+
+@dataclass
+class StreamOutputs:
+    """What the streams give for one batch: ``tokens`` per stream ``[B, M_total, D_llm]`` (streams whose
+    placeholder the prompts hold) and ``dense`` maps ``{"<stream>/<camera>": [B, D, h, w]}`` (when asked for)."""
+
+    tokens: dict[str, torch.Tensor] = field(default_factory=dict)
+    dense: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class ModalityStream(nn.Module):
@@ -50,20 +60,29 @@ class ModalityStream(nn.Module):
 
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
         """Read ``batch[modality]`` and return ``[B, M_total, D_llm]``."""
+        return self.encode(batch, dense=False)[0]
+
+    def encode(self, batch: dict[str, Any], dense: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Tokens ``[B, M_total, D_llm]`` and, when ``dense``, the per-camera maps of ``dense_features`` — from
+        one encoder pass per camera (``Encoder.encode``), so a pointing head's map costs no second trunk pass."""
         inputs = batch.get(self.modality)
         if inputs is None:
             raise ValueError(f"stream {self.name!r} needs batch[{self.modality!r}], which is missing")
         if not self.cameras:
-            return self.projector(self.encoder(inputs)) + self.camera_embedding[0]
+            tokens, _ = self.encoder.encode(inputs, dense=False)
+            return self.projector(tokens) + self.camera_embedding[0], {}
         missing = [c for c in self.cameras if c not in inputs]
         if missing:
             raise ValueError(
                 f"stream {self.name!r} needs cameras {missing} in batch[{self.modality!r}], got {sorted(inputs)}"
             )
-        tokens = [
-            self.projector(self.encoder(inputs[cam])) + self.camera_embedding[i] for i, cam in enumerate(self.cameras)
-        ]
-        return torch.cat(tokens, dim=1)
+        parts, maps = [], {}
+        for i, cam in enumerate(self.cameras):
+            tokens, feats = self.encoder.encode(inputs[cam], dense=dense)
+            parts.append(self.projector(tokens) + self.camera_embedding[i])
+            if feats is not None:
+                maps[cam] = feats
+        return torch.cat(parts, dim=1), maps
 
     def dense_features(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Per camera ``[B, D, h, w]`` maps where the encoder has them (pointing heads score these)."""

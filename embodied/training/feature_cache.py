@@ -3,7 +3,8 @@
 A stage whose policy freezes the encoders (``align``: ``encoders: frozen``) otherwise re-encodes the same frames
 every epoch, and every caption of an episode shows the same frame 0. ``FeatureCache`` wraps the encoders'
 ``forward`` and ``dense_features`` (the two things a ``ModalityStream`` reads from its encoder: tokens
-``[B, N, D]`` and, for pointing heads, maps ``[B, D, h, w]``), so both paths hit the cache.
+``[B, N, D]`` and, for pointing heads, maps ``[B, D, h, w]``), so both paths hit the cache. The encoders' one-pass
+``encode`` (tokens and map together) is routed through those two while the encoder is cacheable.
 
 - **Key**: a blake2b digest of each input row's bytes, with its shape, dtype and the encoder's ``training`` flag.
   Content keys need no sample ids in the batch, find the same frame reached through different samples, and can
@@ -106,11 +107,14 @@ class FeatureCache:
                 if original is None:  # a plain module without the Encoder contract's dense_features
                     continue
                 object.__setattr__(encoder, method, self._cached(name, method, encoder, original))
+            encode = getattr(encoder, "encode", None)
+            if callable(encode):
+                object.__setattr__(encoder, "encode", _through_cached(encoder, encode))
         return self
 
     def __exit__(self, *exc: object) -> None:
         for encoder in self.encoders.values():
-            for method in CACHED_METHODS:
+            for method in (*CACHED_METHODS, "encode"):
                 vars(encoder).pop(method, None)
         self._store.clear()
 
@@ -146,6 +150,18 @@ class FeatureCache:
             return
         self._store[key] = row
         self.stats.stored_bytes += size
+
+
+def _through_cached(encoder: nn.Module, original: Callable[..., Any]) -> Callable[..., Any]:
+    """``Encoder.encode(inputs, dense)`` as the patched ``forward`` and ``dense_features`` (each cached) while the
+    encoder is cacheable; its own one-pass ``encode`` otherwise (a trainable encoder keeps the shared pass)."""
+
+    def encode(inputs: torch.Tensor, dense: bool) -> tuple[Any, Any]:
+        if inputs.requires_grad or not is_cacheable(encoder):
+            return original(inputs, dense)  # type: ignore[no-any-return]
+        return encoder(inputs), (encoder.dense_features(inputs) if dense else None)  # type: ignore[operator]
+
+    return encode
 
 
 @contextmanager

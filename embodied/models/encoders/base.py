@@ -49,3 +49,12 @@ class Encoder(nn.Module, ABC):
         Pointing heads score every location of this map; encoders without a spatial map return ``None``.
         """
         return None
+
+    def encode(self, inputs: torch.Tensor, dense: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Tokens ``[B, N, D]`` and, when ``dense``, the map ``[B, D, h, w]`` (or ``None``) of one input.
+
+        The default runs ``forward`` and ``dense_features`` (two passes); a family whose tokens are pooled from its
+        dense map overrides this to run its trunk once for both (issue 13: the pointer head's map and the LLM's
+        tokens come from one encoder pass per training step).
+        """
+        return self(inputs), (self.dense_features(inputs) if dense else None)

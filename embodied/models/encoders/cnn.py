@@ -82,6 +82,17 @@ def spatial_softmax(logits: torch.Tensor, temperature: torch.Tensor | float = 1.
     return probs @ coords.T  # [B, K, 2]
 
 
+def grid_pool(maps: torch.Tensor, grid: int, kind: str) -> torch.Tensor:
+    """``[B, D, h, w]`` → ``[B, D, grid, grid]`` adaptive average/max pooling. Where ``grid`` divides the map, the
+    fixed-window pool: the same numbers (each cell sums its window in the same order), and its backward skips the
+    adaptive kernel's copy of the full-resolution gradient (issue 13)."""
+    h, w = maps.shape[-2:]
+    if h % grid == 0 and w % grid == 0:
+        window = (h // grid, w // grid)
+        return F.max_pool2d(maps, window) if kind == "max" else F.avg_pool2d(maps, window)
+    return F.adaptive_max_pool2d(maps, grid) if kind == "max" else F.adaptive_avg_pool2d(maps, grid)
+
+
 def conv_stage(in_ch: int, out_ch: int, stride: int) -> nn.Sequential:
     """3×3 conv → GroupNorm (batch-independent, so RL rollouts and training agree) → GELU."""
     return nn.Sequential(
@@ -96,6 +107,9 @@ class CNNEncoder(Encoder):
     """Small CoordConv stem → pooled grid tokens (+ spatial-softmax keypoints); dense map for pointing."""
 
     modality = "images"
+    #: pool with a fixed window where the grid divides the map and hand the pool a contiguous gradient (issue 13);
+    #: False: the adaptive pool as before (the same numbers; ``embodied.bench.instruct`` A/B)
+    fixed_window_pool: bool = True
 
     def __init__(self, settings: CNNSettings, ctx: BuildContext) -> None:
         super().__init__()
@@ -150,10 +164,37 @@ class CNNEncoder(Encoder):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """``[B, 3, H, W]`` → ``[B, grid² + keypoints, D]``."""
+        return self._encode(inputs, dense=False)[0]
+
+    def dense_features(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``[B, 3, H, W]`` → ``[B, D, H/s, W/s]`` (s = stride ≤ 2): the map the grid tokens pool."""
+        return self.proj(self._trunk(inputs))  # type: ignore[no-any-return]
+
+    def encode(self, inputs: torch.Tensor, dense: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One trunk pass → (tokens ``[B, grid² + keypoints, D]``, the dense map ``[B, D, H/s, W/s]`` if ``dense``)."""
+        return self._encode(inputs, dense)
+
+    def _encode(self, inputs: torch.Tensor, dense: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        # private, so that a wrapper of the public methods (FeatureCache) never re-enters itself through forward
         feats = self._trunk(inputs)
-        dense = self.proj(feats)  # [B, D, H/s, W/s]
-        pool = F.adaptive_max_pool2d if self.settings.pool == "max" else F.adaptive_avg_pool2d
-        tokens = pool(dense, self.settings.grid).flatten(2).transpose(1, 2)  # [B, g², D]
+        dense_map = self.proj(feats)  # [B, D, H/s, W/s]
+        return self._tokens(self._pool(dense_map), feats), (dense_map if dense else None)
+
+    def _pool(self, dense_map: torch.Tensor) -> torch.Tensor:
+        """``[B, D, h, w]`` → ``[B, D, g, g]`` (``grid_pool``; the adaptive pool with ``fixed_window_pool`` off)."""
+        if not self.fixed_window_pool:
+            pool = F.adaptive_max_pool2d if self.settings.pool == "max" else F.adaptive_avg_pool2d
+            return pool(dense_map, self.settings.grid)
+        pooled = grid_pool(dense_map, self.settings.grid, self.settings.pool)
+        if pooled.requires_grad:
+            # the [B, g², D] tokens' gradient reaches the pool as a channels-last view, and the pool's backward then
+            # computes the full map's gradient channels-last and copies it back (issue 13: ~10% of a step)
+            pooled.register_hook(torch.Tensor.contiguous)
+        return pooled
+
+    def _tokens(self, pooled: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
+        """Pooled map ``[B, D, g, g]`` (+ trunk features for keypoints) → ``[B, grid² + keypoints, D]``."""
+        tokens = pooled.flatten(2).transpose(1, 2)  # [B, g², D]
         if self.pos is not None:
             tokens = tokens + self.pos
         if not self.settings.keypoints:
@@ -161,7 +202,3 @@ class CNNEncoder(Encoder):
         xy = spatial_softmax(self.keypoint_logits(feats), self.log_temperature.exp())  # [B, K, 2]
         keypoints = self.keypoint_xy(xy) + self.keypoint_id  # [B, K, D]
         return torch.cat([tokens, keypoints], dim=1)
-
-    def dense_features(self, inputs: torch.Tensor) -> torch.Tensor:
-        """``[B, 3, H, W]`` → ``[B, D, H/s, W/s]`` (s = stride ≤ 2): the map the grid tokens pool."""
-        return self.proj(self._trunk(inputs))  # type: ignore[no-any-return]

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -83,12 +83,29 @@ class PointerOutput:
 
 @dataclass
 class Locations:
-    """Every scored location: ``keys [B, d_k, L]``, cell centres ``pixels [L, 2]``, map index ``camera [L]``."""
+    """Every scored location, in ``dense_features`` order: per map its ``features [B, C_i, L_i]`` and the 1×1 key
+    projection still to apply (``projections[i]``: ``C_i → d_k``; ``None`` where the features are keys already), cell
+    centres ``pixels [L, 2]`` and map index ``camera [L]``. ``keys`` builds the keys ``[B, d_k, L]``."""
 
-    keys: torch.Tensor
+    features: list[torch.Tensor]
+    projections: list[nn.Conv2d | None]
     pixels: torch.Tensor
     camera: torch.Tensor
     cameras: tuple[str, ...]
+
+    @property
+    def keys(self) -> torch.Tensor:
+        """``[B, d_k, L]``: every location's key vector."""
+        keys = [
+            f if proj is None else torch.einsum("dc,bcl->bdl", proj.weight.flatten(1), f) + _bias(proj)[:, None]
+            for f, proj in zip(self.features, self.projections, strict=True)
+        ]
+        return torch.cat(keys, dim=2)
+
+
+def _bias(conv: nn.Conv2d) -> torch.Tensor:
+    """The key projection's bias ``[d_k]`` (zeros for a conv built without one)."""
+    return conv.bias if conv.bias is not None else conv.weight.new_zeros(conv.out_channels)
 
 
 def cell_centres(h: int, w: int, image_hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
@@ -106,6 +123,9 @@ class PointerHead(Head):
 
     has_log_prob = True
     uses_dense_features = True
+    #: score ``(query W) · features`` instead of building the keys ``W · features`` (issue 13); False: the keys
+    #: first, as before (the same logits up to float32 summation order; ``embodied.bench.instruct`` A/B)
+    fold_key_projection: bool = True
 
     def __init__(self, settings: PointerSettings, ctx: BuildContext) -> None:
         super().__init__()
@@ -142,7 +162,7 @@ class PointerHead(Head):
 
     # ----------------------------------------------------------------------------------------- scoring
     def locations(self, dense_features: dict[str, torch.Tensor] | None) -> Locations:
-        """Keys of every location of every map, concatenated in ``dense_features`` order."""
+        """Every location of every map, concatenated in ``dense_features`` order (see ``Locations``)."""
         usable = {k: v for k, v in (dense_features or {}).items() if k.split("/")[0] in self.key_proj}
         if not usable:
             raise ValueError(
@@ -150,24 +170,46 @@ class PointerHead(Head):
                 f"(maps: {sorted(dense_features or {})}, key projections for streams: {sorted(self.key_proj)}); "
                 "give the model an image or depth encoder with a spatial map (e.g. cnn)"
             )
-        keys, pixels, camera = [], [], []
+        features: list[torch.Tensor] = []
+        projections: list[nn.Conv2d | None] = []
+        pixels, camera = [], []
         for i, (name, feats) in enumerate(usable.items()):
-            k = self.key_proj[name.split("/")[0]](feats.float())  # [B, d_k, h, w]
-            if self.settings.upsample and tuple(k.shape[-2:]) != self.image_hw:
-                k = F.interpolate(k, size=self.image_hw, mode="bilinear", align_corners=False)  # [B, d_k, H, W]
-            h, w = k.shape[-2:]
-            keys.append(k.flatten(2))  # [B, d_k, h·w]
-            pixels.append(cell_centres(h, w, self.image_hw, k))
-            camera.append(torch.full((h * w,), i, dtype=torch.long, device=k.device))
-        return Locations(torch.cat(keys, dim=2), torch.cat(pixels), torch.cat(camera), tuple(usable))
+            proj = cast(nn.Conv2d, self.key_proj[name.split("/")[0]])
+            feats = feats.float()  # [B, C, h, w]
+            resize = self.settings.upsample and tuple(feats.shape[-2:]) != self.image_hw
+            if self.fold_key_projection and not (resize and feats.shape[1] > self.settings.key_dim):
+                key_proj: nn.Conv2d | None = proj  # applied inside ``logits``, folded into the queries
+            else:  # keys first: upsampling the narrower tensor (a wide map, e.g. a ViT's, stays small)
+                feats, key_proj = proj(feats), None  # [B, d_k, h, w]
+            if resize:  # bilinear resizing and the 1×1 projection commute (weights sum to 1)
+                feats = F.interpolate(feats, size=self.image_hw, mode="bilinear", align_corners=False)
+            h, w = feats.shape[-2:]
+            features.append(feats.flatten(2))  # [B, C, h·w]
+            projections.append(key_proj)
+            pixels.append(cell_centres(h, w, self.image_hw, feats))
+            camera.append(torch.full((h * w,), i, dtype=torch.long, device=feats.device))
+        return Locations(features, projections, torch.cat(pixels), torch.cat(camera), tuple(usable))
 
     def logits(self, hidden: torch.Tensor, locations: Locations) -> torch.Tensor:
-        """Query states ``[B, K, D]`` → logits ``[B, K, L·R]`` (index ``l·R + r``)."""
+        """Query states ``[B, K, D]`` → logits ``[B, K, L·R]`` (index ``l·R + r``).
+
+        ``query · (W f + b) = (query W) · f + query · b``: with the key projection folded into the queries the keys
+        ``[B, d_k, L]`` are never built (issue 13: the 1×1 key conv over every pixel was half the instruct step).
+        """
         check_queries("pointer", hidden, self.num_queries, self.embed_dim)
         b, k = hidden.shape[:2]
         query = self.query_mlp(hidden.float()).reshape(b, k, self.rotations, -1)  # [B, K, R, d_k]
-        scores = torch.einsum("bkrd,bdl->bklr", query, locations.keys) / math.sqrt(self.settings.key_dim)
-        return scores.reshape(b, k, -1)
+        scores = []
+        for feats, proj in zip(locations.features, locations.projections, strict=True):
+            if proj is None:  # feats are keys [B, d_k, L_i]
+                scores.append(torch.einsum("bkrd,bdl->bklr", query, feats))
+                continue
+            folded = (query @ proj.weight.flatten(1)).reshape(b, k * self.rotations, -1)  # [B, K·R, C_i]
+            bias = (query @ _bias(proj)).reshape(b, k * self.rotations, 1)  # [B, K·R, 1]
+            # one batched matmul whose feature gradient [B, C_i, L_i] comes out contiguous (no layout copy)
+            per_map = torch.baddbmm(bias, folded, feats)  # [B, K·R, L_i]
+            scores.append(per_map.reshape(b, k, self.rotations, -1).transpose(2, 3))  # [B, K, L_i, R]
+        return (torch.cat(scores, dim=2) / math.sqrt(self.settings.key_dim)).reshape(b, k, -1)
 
     # ----------------------------------------------------------------------------------------- training
     def target_distribution(self, batch: Batch, locations: Locations) -> torch.Tensor:
