@@ -10,9 +10,10 @@ formats), ``BATCH`` = 32 samples a step, batched by ``to_batch`` inside the Trai
 **Rows.** ``new``: the current path — one CNN trunk pass per camera for the LLM tokens and the pointer head's dense
 map (``MMLLM.shared_encoder_pass``), one processor with its token caches across batches (``MMLLM.reuse_processor``),
 the pointer's 1×1 key projection folded into its queries (``PointerHead.fold_key_projection``) and the grid tokens'
-fixed-window pool with a contiguous gradient (``CNNEncoder.fixed_window_pool``). ``old``: all four switched off,
-the path before issue 13 (two trunk passes, a fresh processor per batch, keys built at every pixel, the adaptive
-pool). The two are timed in interleaved rounds; ``*_samples_per_s`` is the median over rounds of
+fixed-window pool with a contiguous gradient (``CNNEncoder.fixed_window_pool``) and the 1×1 projection to the dense
+map as a batched matmul (``CNNEncoder.matmul_projection``). ``old``: all five switched off, the path before issue 13
+(two trunk passes, a fresh processor per batch, keys built at every pixel, the adaptive pool, oneDNN's 1×1 conv).
+The two are timed in interleaved rounds; ``*_samples_per_s`` is the median over rounds of
 ``BATCH × steps / seconds`` (final checkpoint excluded); ``speedup`` = new / old. Both train on the same draws from
 the same seed, so their per-step losses agree to float32 summation order (``max_loss_diff``).
 
@@ -44,8 +45,14 @@ MIXTURE = {"action": 0.6, "vqa": 0.3, "plan": 0.1}
 MATMUL = 1024
 #: the attributes that turn issue 13's paths on: one encoder pass for tokens and dense maps and one processor
 #: across batches (``MMLLM``), the key projection folded into the pointer's queries (``PointerHead``), the
-#: fixed-window pool with a contiguous gradient (``CNNEncoder``)
-NEW_PATH_SWITCHES = ("shared_encoder_pass", "reuse_processor", "fold_key_projection", "fixed_window_pool")
+#: fixed-window pool with a contiguous gradient and the 1×1 projection as a batched matmul (``CNNEncoder``)
+NEW_PATH_SWITCHES = (
+    "shared_encoder_pass",
+    "reuse_processor",
+    "fold_key_projection",
+    "fixed_window_pool",
+    "matmul_projection",
+)
 COLOURS = ["red", "green", "blue", "orange", "purple", "yellow"]
 OBJECTS = ["cube", "cylinder", "sphere"]
 

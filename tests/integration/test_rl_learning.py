@@ -28,8 +28,9 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def greedy_results(model: Any, head: str, spec: Any, episodes: int, seed: int) -> list[float]:
-    """Per-episode success (or return) of ``model``'s greedy policy on ``episodes`` seeds from ``seed``."""
+def greedy_returns(model: Any, head: str, spec: Any, episodes: int, seed: int) -> list[float]:
+    """Per-episode return of ``model``'s greedy policy on ``episodes`` seeds from ``seed`` (CartPole's success rule,
+    return ≥ its spec's reward threshold 475, is recorded too; the target is on the mean return)."""
     envs, decoder = make_rl_envs(spec, min(spec.num_envs, 8), model, head)
     prompt = spec.prompt if spec.prompt != "auto" else ("vqa" if head == "text" else "action")
     collector = Collector(envs, decoder, ActorCritic(model, head), spec, prompt)
@@ -40,7 +41,7 @@ def greedy_results(model: Any, head: str, spec: Any, episodes: int, seed: int) -
     finally:
         envs.close()
     f = collector.finished
-    return (f.successes or f.returns)[:episodes]
+    return f.returns[:episodes]
 
 
 def test_ppo_solves_cartpole_within_200k_env_steps(tmp_path: Path) -> None:
@@ -56,7 +57,7 @@ def test_ppo_solves_cartpole_within_200k_env_steps(tmp_path: Path) -> None:
         trainer.train(stop_at_step=iteration)
         if trainer.collector.env_steps > 200_000:
             break
-        returns = greedy_results(model, "action", stage.rl, 20, 1_000_000)
+        returns = greedy_returns(model, "action", stage.rl, 20, 1_000_000)
         best = max(best, sum(returns) / len(returns))
         if best >= 475:
             break

@@ -93,6 +93,17 @@ def grid_pool(maps: torch.Tensor, grid: int, kind: str) -> torch.Tensor:
     return F.adaptive_max_pool2d(maps, grid) if kind == "max" else F.adaptive_avg_pool2d(maps, grid)
 
 
+def pointwise(conv: nn.Conv2d, maps: torch.Tensor) -> torch.Tensor:
+    """A 1×1 ``conv`` on ``[B, C, h, w]`` as one batched matmul ``W [D, C] @ maps [B, C, h·w]`` → ``[B, D, h, w]``.
+
+    The same map up to float32 summation order; on the CPU, oneDNN's 1×1 convolution of a narrow map (16 channels)
+    runs well below memory speed, and this is ~12% of the main job's instruct step faster (issue 13)."""
+    b, _, h, w = maps.shape
+    weight = conv.weight.flatten(1).expand(b, -1, -1)  # [B, D, C], no copy
+    bias = conv.bias if conv.bias is not None else maps.new_zeros(conv.out_channels)
+    return torch.baddbmm(bias[None, :, None], weight, maps.flatten(2)).view(b, -1, h, w)
+
+
 def conv_stage(in_ch: int, out_ch: int, stride: int) -> nn.Sequential:
     """3×3 conv → GroupNorm (batch-independent, so RL rollouts and training agree) → GELU."""
     return nn.Sequential(
@@ -110,6 +121,8 @@ class CNNEncoder(Encoder):
     #: pool with a fixed window where the grid divides the map and hand the pool a contiguous gradient (issue 13);
     #: False: the adaptive pool as before (the same numbers; ``embodied.bench.instruct`` A/B)
     fixed_window_pool: bool = True
+    #: the 1×1 projection to the dense map as a batched matmul (``pointwise``; issue 13); False: ``nn.Conv2d``
+    matmul_projection: bool = True
 
     def __init__(self, settings: CNNSettings, ctx: BuildContext) -> None:
         super().__init__()
@@ -168,7 +181,11 @@ class CNNEncoder(Encoder):
 
     def dense_features(self, inputs: torch.Tensor) -> torch.Tensor:
         """``[B, 3, H, W]`` → ``[B, D, H/s, W/s]`` (s = stride ≤ 2): the map the grid tokens pool."""
-        return self.proj(self._trunk(inputs))  # type: ignore[no-any-return]
+        return self._project(self._trunk(inputs))
+
+    def _project(self, feats: torch.Tensor) -> torch.Tensor:
+        """Trunk features ``[B, C, h, w]`` → the dense map ``[B, D, h, w]`` (the 1×1 ``proj``)."""
+        return pointwise(self.proj, feats) if self.matmul_projection else self.proj(feats)  # type: ignore[no-any-return]
 
     def encode(self, inputs: torch.Tensor, dense: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         """One trunk pass → (tokens ``[B, grid² + keypoints, D]``, the dense map ``[B, D, H/s, W/s]`` if ``dense``)."""
@@ -177,7 +194,7 @@ class CNNEncoder(Encoder):
     def _encode(self, inputs: torch.Tensor, dense: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         # private, so that a wrapper of the public methods (FeatureCache) never re-enters itself through forward
         feats = self._trunk(inputs)
-        dense_map = self.proj(feats)  # [B, D, H/s, W/s]
+        dense_map = self._project(feats)  # [B, D, H/s, W/s]
         return self._tokens(self._pool(dense_map), feats), (dense_map if dense else None)
 
     def _pool(self, dense_map: torch.Tensor) -> torch.Tensor:

@@ -3,12 +3,13 @@
 - one CNN trunk pass per forward for the LLM tokens and the pointer head's dense map (``shared_encoder_pass``);
 - the pointer's 1×1 key projection folded into its queries (``fold_key_projection``);
 - the fixed-window grid pool with a contiguous gradient (``fixed_window_pool``);
+- the CNN's 1×1 projection as a batched matmul (``matmul_projection``);
 - one processor across batches (``reuse_processor``).
 
-Tolerances: the first loss is bit-identical (the forward differs only in the folded scores, whose rounding stays
-below the loss's last bit here); gradients and the next losses agree to float32 summation order (rtol 1e-5, atol 1e-7:
-the trunk's two backward passes become one with summed upstream gradients, ``(qW)·f`` rounds differently from
-``q·(Wf)``); ``predict`` and processed batches are bit-identical.
+Tolerances: losses of ``STEPS`` steps and the first step's gradients agree to float32 summation order (rtol 1e-5,
+atol 1e-7: the trunk's two backward passes become one with summed upstream gradients, ``(qW)·f`` rounds differently
+from ``q·(Wf)``, a matmul from oneDNN's 1×1 conv); the fixed-window pool's tokens, ``predict``'s choices and the
+processed batches are bit-identical.
 """
 
 from __future__ import annotations
@@ -70,7 +71,6 @@ def test_one_trunk_pass_per_step_with_the_same_losses_and_gradients() -> None:
     old_losses, old_grads = train(old, batch)
     cameras = len(new.config.model_spec.cameras)
     assert len(new_calls) == STEPS * cameras and len(old_calls) == 2 * STEPS * cameras
-    assert new_losses[0] == old_losses[0]
     torch.testing.assert_close(torch.tensor(new_losses), torch.tensor(old_losses), rtol=RTOL, atol=ATOL)
     assert new_grads.keys() == old_grads.keys()
     trunk = [n for n in new_grads if n.startswith("streams.image.encoder.trunk")]

@@ -115,7 +115,7 @@ def test_gradients_match_and_second_pass_hits(tmp_path: Path) -> None:
 def test_dense_maps_for_pointing_heads_hit_the_cache() -> None:
     model = tiny_model(FROZEN_ENCODERS, heads={"text": HEAD_SPECS["text"], "pointer": HEAD_SPECS["pointer"]})
     encoder = model.stream_map["image"].encoder
-    proj_rows = rows_counter(encoder.proj)
+    proj_rows = rows_counter(encoder.trunk)  # the trunk runs once per dense map (the 1×1 proj is a matmul)
     batch = collate_for(model)(caption_samples())
     expected = model.dense_features(batch)
     calls_uncached = sum(proj_rows)
