@@ -9,7 +9,8 @@
 Tolerances: losses of ``STEPS`` steps and the first step's gradients agree to float32 summation order (rtol 1e-5,
 atol 1e-7: the trunk's two backward passes become one with summed upstream gradients, ``(qW)·f`` rounds differently
 from ``q·(Wf)``, a matmul from oneDNN's 1×1 conv); the fixed-window pool's tokens, ``predict``'s choices and the
-processed batches are bit-identical.
+processed batches are bit-identical. Logits are compared to tolerance, never bit for bit: the matmul and the conv
+round differently on different CPUs (CI found a last-bit difference in the text logits).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def test_distill_outputs_agree() -> None:
         use_new_path(model, False)
         old = model.distill_outputs(batch)
     assert new.keys() == old.keys() == {"text", "pointer"}
-    assert torch.equal(new["text"].params, old["text"].params)
+    torch.testing.assert_close(new["text"].params, old["text"].params, rtol=RTOL, atol=1e-6)
     torch.testing.assert_close(new["pointer"].params, old["pointer"].params, rtol=RTOL, atol=1e-6)
 
 
