@@ -2,9 +2,9 @@
 
 ``collect_dataset(config, out_dir)`` runs every env id's scripted expert (``env.unwrapped.expert_action()``) —
 or the user policy ``data.policy`` (``embodied collect --policy module:callable``, see
-``embodied.agents.user_policy``) — for ``config.data.episodes`` episodes (seeds ``data.seed + k``) in a ``SyncVectorEnv`` of ``data.num_envs``
-copies, records the annotations asked for in ``data.annotations`` from the initial scene, and writes one
-LeRobot v3 dataset:
+``embodied.agents.user_policy``) — for ``config.data.episodes`` episodes (seeds ``data.seed + k``) in a
+``SyncVectorEnv`` of ``data.num_envs`` copies, records the annotations asked for in ``data.annotations`` from the
+initial scene, and writes one LeRobot v3 dataset:
 
 - ``plans``: ``env.unwrapped.plan_text()``;
 - ``vqa``: one question per type in ``data.vqa_qtypes`` from the tabletop question generator, drawn with a

@@ -7,8 +7,9 @@ autoreset then starts an unseeded episode there, which the wave keeps stepping (
 row) but never records, until the wave's last episode ends. The final wave pads its unused sub-envs the same way.
 
 - ``evaluate_agent``: success (``info["success"]`` at the final step, else reward >= 1), length, decision latency
-  (``agent.decision_seconds``, one entry per batched ``act`` call) and the first camera's frames of the first
-  ``video_episodes`` episodes;
+  (``agent.decision_seconds``, one entry per batched ``act`` call) and frames of the first ``video_episodes``
+  episodes: the env's own RGB render where it has one (tabletop: the front camera at 256×256, larger than the
+  model's input), else the first camera of the observation;
 - ``evaluate_vqa``: one question per episode on ``embodied/TabletopVQA-v0`` → ``VQARecord`` (qtype, normalised
   answer and prediction, correct iff the env rewarded it);
 - ``evaluate_plans``: a planner (``plans`` / ``plan_checks`` / ``replans`` per sub-env, as ``PlannerAgent``) → the
@@ -123,6 +124,20 @@ def env_renderer(envs: VectorEnv) -> str | None:
     return None if renderer is None else str(renderer)
 
 
+def _render(envs: VectorEnv, i: int) -> np.ndarray | None:
+    """Sub-env ``i``'s own render (tabletop envs: the front camera at ``render_size``, 256×256 by default), so a
+    video shows the scene larger than the model's input; ``None`` for envs without an RGB render."""
+    subs = getattr(envs, "envs", None)
+    if not subs:
+        return None
+    env = subs[i]
+    if getattr(env.unwrapped, "render_size", None) is None and getattr(env, "render_mode", None) != "rgb_array":
+        return None
+    frame = env.render()
+    ok = isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[-1] == 3
+    return np.array(frame) if ok else None
+
+
 def _frame(obs: dict[str, Any], i: int) -> np.ndarray | None:
     images = obs.get("images")
     return np.array(next(iter(images.values()))[i]) if images else None
@@ -150,9 +165,12 @@ class _Wave:
             frames=[[] for _ in range(m)],
         )
 
-    def add_frames(self, obs: dict[str, Any]) -> None:
+    def add_frames(self, obs: dict[str, Any], envs: VectorEnv) -> None:
         for i, record in enumerate(self.record_video):
-            frame = _frame(obs, i) if record and self.active[i] else None
+            if not (record and self.active[i]):
+                continue
+            frame = _render(envs, i)
+            frame = _frame(obs, i) if frame is None else frame
             if frame is not None:
                 self.frames[i].append(frame)
 
@@ -170,7 +188,7 @@ def _run_wave(
     padded = wave.seeds + [wave.seeds[-1] + 1 + j for j in range(n - m)]  # unrecorded rows of a short wave
     obs, info = envs.reset(seed=padded)  # type: ignore[arg-type]  # vector envs take one seed per sub-env
     agent.reset(n, padded)
-    wave.add_frames(obs)
+    wave.add_frames(obs, envs)
     step = 0
     while any(wave.active):
         action = agent.act(obs, info)
@@ -178,7 +196,7 @@ def _run_wave(
             on_act(agent, step)
         obs, reward, terminated, truncated, info = envs.step(action)
         step += 1
-        wave.add_frames(obs)
+        wave.add_frames(obs, envs)
         for i in (i for i in range(m) if wave.active[i]):
             wave.lengths[i] += 1
             limit = max_steps is not None and step >= max_steps

@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,6 +28,8 @@ from embodied.eval.options import EvalOptions, default_seed
 from embodied.eval.report import write_report
 from embodied.eval.results import EvalResults, Split, write_results
 from embodied.eval.run_dir import learning_curves, locate_run
+from embodied.eval.stage_comparison import COMPARISON_FILE, StageComparison, compare_stages, print_comparison
+from embodied.training.lineage import LINEAGE_FILE
 from embodied.training.stages import run_stages
 
 __all__ = ["eval_options", "run_quickstart"]
@@ -34,10 +37,13 @@ __all__ = ["eval_options", "run_quickstart"]
 T = TypeVar("T")
 
 
-def eval_options(config: ExperimentConfig, model_dir: Path, out: Path, split: Split, full: bool = True) -> EvalOptions:
+def eval_options(
+    config: ExperimentConfig, model_dir: Path, out: Path, split: Split, full: bool = True, language: bool | None = None
+) -> EvalOptions:
     """The ``embodied eval`` options of the experiment's ``evaluation`` section for ``split`` (``full``: every
-    block; else the model's rollouts only)."""
+    block; else the model's rollouts only; ``language``: the VQA and plan blocks, default ``full``)."""
     spec = config.evaluation
+    language = full if language is None else language
     return EvalOptions(
         checkpoint=model_dir,
         env_id=spec.env_id or config.data.env_ids[0],
@@ -47,8 +53,8 @@ def eval_options(config: ExperimentConfig, model_dir: Path, out: Path, split: Sp
         num_envs=spec.num_envs,
         seed=default_seed(split),
         baselines=tuple(spec.baselines) if full else (),
-        vqa_episodes=spec.vqa_episodes if full else 0,
-        plan_episodes=spec.plan_episodes if full else 0,
+        vqa_episodes=spec.vqa_episodes if language else 0,
+        plan_episodes=spec.plan_episodes if language else 0,
         videos=spec.videos,
         int8=spec.int8 and full,
         env_kwargs=dict(config.data.env_kwargs),
@@ -65,10 +71,75 @@ def _timed(timings: dict[str, float], phase: str, fn: Callable[[], T]) -> T:
     return result
 
 
-def run_quickstart(config_path: str, overrides: list[str] | None = None, run_dir: str | Path | None = None) -> int:
-    """Collect, train, evaluate and report; 0 when every phase ran."""
+def stage_seconds(config: ExperimentConfig, root: Path) -> dict[str, float]:
+    """``{"train <stage>": seconds}`` from each stage's ``lineage.json`` (stages without a time are left out)."""
+    out: dict[str, float] = {}
+    for stage in config.stages:
+        path = root / stage.name / LINEAGE_FILE
+        seconds = json.loads(path.read_text()).get("seconds") if path.is_file() else None
+        if seconds is not None:
+            out[f"train {stage.name}"] = float(seconds)
+    return out
+
+
+def print_timings(timings: dict[str, float]) -> None:
+    """The per-phase table: seconds and share of the total."""
+    total = timings.get("total") or sum(v for k, v in timings.items() if not k.startswith("train "))
+    print("seconds per phase:")
+    for phase, seconds in timings.items():
+        indent = "    " if phase.startswith("train ") else "  "
+        share = f"{100 * seconds / total:5.1f}%" if total and phase != "total" else ""
+        print(f"{indent}{phase:<{40 - len(indent)}} {seconds:7.1f}s {share}")
+
+
+def _compare_before(
+    config: ExperimentConfig, models: list[Path], root: Path, first: EvalResults, timings: dict[str, float]
+) -> StageComparison | None:
+    """When the last stage is ``rl`` after another stage: that stage's model on the first split's seeds (rollouts,
+    VQA, plans), compared with the final model's ``first`` results (``comparison.json`` beside them)."""
     from embodied.agents.eval_suite import run_suite
 
+    stages = config.stages
+    if len(stages) < 2 or stages[-1].kind != "rl":
+        return None
+    split = config.evaluation.splits[0]
+    before_stage = stages[-2].name
+    out = root / "eval" / f"{split}-{before_stage}"
+    options = replace(eval_options(config, models[-2], out, split, full=False, language=True), videos=0)
+    before = _timed(timings, f"evaluate {split} ({before_stage} model)", functools.partial(run_suite, options))
+    write_results(before, out / RESULTS_FILE)
+    comparison = compare_stages(before, first, (before_stage, stages[-1].name))
+    comparison.write(root / "eval" / split / COMPARISON_FILE)
+    return comparison
+
+
+def _evaluate(
+    config: ExperimentConfig, models: list[Path], root: Path, timings: dict[str, float]
+) -> list[tuple[EvalResults, Path]]:
+    """Every split of ``config.evaluation`` on the final model (the first with every block), the stage before an
+    ``rl`` stage on the first split, and the reports."""
+    from embodied.agents.eval_suite import run_suite
+
+    run = locate_run(models[-1])
+    curves = learning_curves(run) if run is not None else None
+    evaluated: list[tuple[EvalResults, EvalOptions]] = []
+    for index, split in enumerate(config.evaluation.splits):
+        options = eval_options(config, models[-1], root / "eval" / split, split, full=index == 0)
+        results = _timed(timings, f"evaluate {split}", functools.partial(run_suite, options))
+        write_results(results, options.out / RESULTS_FILE)
+        evaluated.append((results, options))
+    comparison = _compare_before(config, models, root, evaluated[0][0], timings)
+    reports = []
+    for index, (results, options) in enumerate(evaluated):
+        extra = comparison if index == 0 else None
+        reports.append((results, write_report(results, options.out, curves, comparison=extra)))
+    if comparison is not None:
+        print_comparison(comparison)
+    return reports
+
+
+def run_quickstart(config_path: str, overrides: list[str] | None = None, run_dir: str | Path | None = None) -> int:
+    """Collect, train, evaluate and report; 0 when every phase ran."""
     config = load_config(config_path, overrides)
     root = Path(run_dir) if run_dir is not None else Path("runs") / config.name / time.strftime("%Y%m%d-%H%M%S")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -76,20 +147,14 @@ def run_quickstart(config_path: str, overrides: list[str] | None = None, run_dir
     start = time.perf_counter()
     data = _timed(timings, "collect", lambda: collect_dataset(config, root / "data"))
     models = _timed(timings, "train", lambda: run_stages(config, data, root, env_factory=make_rl_envs))
-    run = locate_run(models[-1])
-    curves = learning_curves(run) if run is not None else None
-    reports: list[tuple[EvalResults, Path]] = []
-    for index, split in enumerate(config.evaluation.splits):
-        options = eval_options(config, models[-1], root / "eval" / split, split, full=index == 0)
-        results = _timed(timings, f"evaluate {split}", functools.partial(run_suite, options))
-        write_results(results, options.out / RESULTS_FILE)
-        reports.append((results, write_report(results, options.out, curves)))
+    timings.update(stage_seconds(config, root))
+    reports = _evaluate(config, models, root, timings)
     timings["total"] = round(time.perf_counter() - start, 1)
     (root / "timings.json").write_text(json.dumps(timings, indent=1) + "\n")
     print()
     for results, _ in reports:
         print_summary(results)
-    print(f"seconds per phase: {json.dumps(timings)}")
+    print_timings(timings)
     for _, report in reports:
         print(f"report: {report.resolve()}")
     return 0

@@ -34,10 +34,13 @@ __all__ = [
 ]
 
 CONTINUAL_REPORT_FILE = "report.html"
-_CSS = BASE_CSS + """
+_CSS = (
+    BASE_CSS
+    + """
 img { max-width: 100%; }
 .note { color: #666; font-size: 0.85em; }
 """
+)
 
 
 def _e(value: object) -> str:

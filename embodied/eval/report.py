@@ -25,6 +25,7 @@ from embodied.eval.figures import (
 from embodied.eval.media import data_uri
 from embodied.eval.results import EvalResults, PlanResult, VQAResult
 from embodied.eval.run_dir import Curves
+from embodied.eval.stage_comparison import StageComparison
 
 __all__ = ["REPORT_FILE", "SUMMARY_FILE", "write_report"]
 
@@ -41,11 +42,14 @@ th:first-child, td:first-child { text-align: left; }
 th { background: #f3f3f3; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
 """
-_CSS = BASE_CSS + """
+_CSS = (
+    BASE_CSS
+    + """
 figure { display: inline-block; margin: 0.4em; text-align: center; font-size: 0.8em; }
-figure img.episode { width: 192px; image-rendering: pixelated; border: 1px solid #ccc; }
+figure img.episode { width: 256px; image-rendering: pixelated; border: 1px solid #ccc; }
 .ok { color: #2a7d2a; } .fail { color: #b22222; }
 """
+)
 
 
 def _e(value: object) -> str:
@@ -155,11 +159,35 @@ def _videos_section(results: EvalResults, out_dir: Path) -> str:
     return "<h2>Episodes</h2>" + "".join(figures) if figures else ""
 
 
-def render_report(results: EvalResults, out_dir: Path, curves: Curves | None = None) -> str:
-    """The report's HTML text (videos are read from ``out_dir``)."""
+def _comparison_section(c: StageComparison) -> str:
+    rows = [
+        (
+            d.metric,
+            d.n,
+            f"{d.before:.3f}",
+            f"{d.after:.3f}",
+            f"{d.difference:+.3f}",
+            f"[{d.ci95[0]:+.3f}, {d.ci95[1]:+.3f}]",
+        )
+        for d in c.deltas
+    ]
+    header = ("metric", "n", _e(c.before_stage), _e(c.after_stage), "difference", "paired bootstrap 95% CI")
+    title = f"<h2>{_e(c.before_stage)} model vs {_e(c.after_stage)} model, same seeds</h2>"
+    return title + _table(header, rows)
+
+
+def render_report(
+    results: EvalResults, out_dir: Path, curves: Curves | None = None, comparison: StageComparison | None = None
+) -> str:
+    """The report's HTML text (videos are read from ``out_dir``; ``comparison``: the model before its last stage
+    on the same seeds, shown after the success table)."""
     parts = [_header(results)]
     if results.agents:
-        parts += [_success_section(results), _latency_section(results)]
+        parts.append(_success_section(results))
+    if comparison is not None:
+        parts.append(_comparison_section(comparison))
+    if results.agents:
+        parts.append(_latency_section(results))
     if results.vqa is not None:
         parts.append(_vqa_section(results.vqa))
     if results.plans is not None:
@@ -174,11 +202,13 @@ def render_report(results: EvalResults, out_dir: Path, curves: Curves | None = N
     return f'<!DOCTYPE html>\n<html lang="en">{head}<body>{"".join(parts)}</body></html>\n'
 
 
-def write_report(results: EvalResults, out_dir: str | Path, curves: Curves | None = None) -> Path:
+def write_report(
+    results: EvalResults, out_dir: str | Path, curves: Curves | None = None, comparison: StageComparison | None = None
+) -> Path:
     """Write ``out_dir/report.html`` and ``out_dir/summary.png``; returns the report's path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / SUMMARY_FILE).write_bytes(png_bytes(summary_figure(results), dpi=130))
     path = out_dir / REPORT_FILE
-    path.write_text(render_report(results, out_dir, curves), encoding="utf-8")
+    path.write_text(render_report(results, out_dir, curves, comparison), encoding="utf-8")
     return path

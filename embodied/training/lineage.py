@@ -2,7 +2,8 @@
 
 Records the parent (the previous stage's saved model, or ``null`` for a model built from ``config.model``), the
 checkpoint a resumed stage continued from, the dataset path with a sha256 of its ``meta/info.json``, and a
-sha256 of the resolved config, so any saved model can be traced back to its exact inputs.
+sha256 of the resolved config, so any saved model can be traced back to its exact inputs, and the stage's wall time
+(``seconds``; the main job's per-phase table reads it).
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ def write_lineage(
     resumed_from: Path | None,
     dataset: Path | None,
     config: BaseModel,
+    seconds: float | None = None,
 ) -> Path:
-    """Write ``stage_dir/lineage.json`` and return its path."""
+    """Write ``stage_dir/lineage.json`` and return its path (``seconds``: the stage's wall time in this process,
+    training and saving; a resumed stage counts only the part after the resume)."""
     record: dict[str, Any] = {
         "stage": stage,
         "kind": kind,
@@ -50,6 +53,7 @@ def write_lineage(
         if dataset is None
         else {"path": str(dataset.resolve()), "info_sha256": file_sha256(dataset / "meta" / "info.json")},
         "config_sha256": config_sha256(config),
+        "seconds": None if seconds is None else round(seconds, 1),
     }
     path = stage_dir / LINEAGE_FILE
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

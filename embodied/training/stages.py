@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,7 @@ def run_stages(
         if (stage_dir / MODEL_DIR).is_dir():
             logger.info("stage %r is finished (%s exists): skipped", stage.name, stage_dir / MODEL_DIR)
         else:
+            began = time.perf_counter()
             model = _load_model(config, parent)
             _apply_stage_policy(config, stage, model)
             hooks, ctx = _start_hooks(stage, model, episodes, task)
@@ -148,6 +150,7 @@ def run_stages(
                     resumed_from=resumed,
                     dataset=dataset,
                     config=config,
+                    seconds=time.perf_counter() - began,
                 )
             wait_for_everyone()  # the next stage loads this model on every process
         parent = stage_dir / MODEL_DIR

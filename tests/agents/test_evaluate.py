@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 from embodied.agents.base import Agent, batch_size
 from embodied.agents.build import make_baseline
 from embodied.agents.evaluate import (
+    _frame,
+    _render,
     evaluate_agent,
     evaluate_plans,
     evaluate_vqa,
@@ -37,7 +40,25 @@ def test_scripted_agent_succeeds_and_records_frames() -> None:
     assert stats.successes == [True] * 5 and stats.lengths == [1] * 5  # one pick-and-place primitive
     assert len(stats.decision_seconds) == 3  # one batched act call per wave of 2, 2, 1 episodes
     assert [len(f) for f in stats.frames] == [2, 2, 2]  # reset + final frame of the first 3 episodes
-    assert stats.frames[0][0].shape == (32, 32, 3) and stats.frames[0][0].dtype == np.uint8
+    # the env's own render (front camera at render_size 256), not the model's 32×32 input
+    assert stats.frames[0][0].shape == (256, 256, 3) and stats.frames[0][0].dtype == np.uint8
+
+
+def test_videos_use_the_env_render_size_and_fall_back_to_the_observation() -> None:
+    kwargs = {**KWARGS, "render_size": 48}
+    stats = evaluate_agent(lambda envs: make_baseline("scripted", envs), ENV, kwargs, 1, 3, 1, video_episodes=1)
+    assert stats.frames[0][0].shape == (48, 48, 3)
+
+    class Plain:  # an env without render_size or an rgb_array render mode
+        unwrapped = object()
+        render_mode = None
+
+        def render(self) -> None:
+            raise AssertionError("not called")
+
+    assert _render(SimpleNamespace(envs=[Plain()]), 0) is None  # type: ignore[arg-type]
+    obs = {"images": {"front": np.zeros((1, 8, 8, 3), np.uint8)}}
+    assert _frame(obs, 0).shape == (8, 8, 3)  # type: ignore[union-attr]
 
 
 def test_episode_k_has_seed_plus_k_whatever_the_vector_size() -> None:

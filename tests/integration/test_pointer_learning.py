@@ -16,7 +16,7 @@ import torch
 
 from embodied.bench.pointing_task import make_data, train
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 
 def test_pointer_reaches_90_percent_of_held_out_picks_and_places() -> None:

@@ -9,6 +9,8 @@ import pytest
 
 from embodied.agents.quickstart import run_quickstart
 from embodied.eval.results import read_results
+from embodied.eval.stage_comparison import COMPARISON_FILE, StageComparison
+from embodied.training.metrics import read_metrics
 
 OVERRIDES = [
     "evaluation.episodes=4",
@@ -43,4 +45,64 @@ def test_quickstart_runs_every_phase_and_reports(tmp_path: Path, capsys: pytest.
     assert [a.agent for a in seeds_only.agents] == ["mmllm"] and seeds_only.agents[0].seeds == agents["mmllm"].seeds
     assert seeds_only.manifest.env_kwargs.get("instruction_split", "train") == "train"  # training templates
     timings = json.loads((run / "timings.json").read_text())
-    assert set(timings) == {"collect", "train", "evaluate heldout", "evaluate heldout-seeds", "total"}
+    stages = {"train align", "train instruct", "train preference"}
+    assert set(timings) == {"collect", "train", "evaluate heldout", "evaluate heldout-seeds", "total"} | stages
+    assert sum(timings[s] for s in stages) <= timings["train"]  # each stage's own time, part of the train phase
+    assert not (run / "eval" / "heldout" / "comparison.json").exists()  # no rl stage: nothing to compare
+
+
+QUICKSTART_SMALL = [
+    "data.episodes=4",
+    "data.heldout_episodes=2",
+    "data.workers=1",
+    "stages.0.max_steps=2",
+    "stages.0.batch_size=4",
+    "stages.1.max_steps=3",
+    "stages.1.batch_size=4",
+    "stages.1.warmup_steps=0",
+    "stages.1.eval_every=0",
+    "stages.1.checkpoint_every=0",
+    "stages.1.progress_bar=false",
+    "stages.2.max_steps=2",
+    "stages.2.batch_size=4",
+    "stages.2.rl.num_envs=4",
+    "stages.2.rl.algorithm.group_size=2",
+    "stages.2.rl.algorithm.max_refills=0",
+    "evaluation.episodes=4",
+    "evaluation.num_envs=2",
+    "evaluation.vqa_episodes=4",
+    "evaluation.plan_episodes=2",
+    "evaluation.videos=1",
+    "evaluation.int8=false",
+    "evaluation.baselines=[random]",
+]
+
+
+@pytest.mark.slow
+def test_main_job_puts_the_instruct_and_rl_models_side_by_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped main job (shrunk): align → instruct → rl with the LwF guard; the instruct model is evaluated on
+    the first split's seeds too, and the report and ``comparison.json`` pair it with the RL model."""
+    run = tmp_path / "run"
+    assert run_quickstart("configs/experiment/quickstart.yaml", QUICKSTART_SMALL, run_dir=run) == 0
+    out = capsys.readouterr().out
+    assert "instruct → rl on the same heldout seeds" in out and "train rl" in out
+    comparison = StageComparison.model_validate_json((run / "eval" / "heldout" / COMPARISON_FILE).read_text())
+    assert (comparison.before_stage, comparison.after_stage) == ("instruct", "rl")
+    metrics = {d.metric for d in comparison.deltas}
+    assert {"success", "vqa", "plan validity", "plan success"} <= metrics
+    before = read_results(run / "eval" / "heldout-instruct" / "results.json")
+    after = read_results(run / "eval" / "heldout" / "results.json")
+    assert before.agent("mmllm").seeds == after.agent("mmllm").seeds and len(after.agent("mmllm").seeds) == 4
+    success = comparison.delta("success")
+    assert success.before == before.agent("mmllm").success_rate and success.after == after.agent("mmllm").success_rate
+    assert success.ci95[0] <= success.difference <= success.ci95[1]
+    assert "instruct model vs rl model, same seeds" in (run / "eval" / "heldout" / "report.html").read_text()
+    timings = json.loads((run / "timings.json").read_text())
+    assert {"train align", "train instruct", "train rl", "evaluate heldout (instruct model)"} <= set(timings)
+    assert all(timings[f"train {s}"] > 0 for s in ("align", "instruct", "rl"))
+    assert timings["train rl"] <= timings["train"]
+    rl_metrics = read_metrics(run / "rl")
+    assert [r["step"] for r in rl_metrics if r["split"] == "train"] == [1, 2]
+    assert all("0-lwf/kd" in r for r in rl_metrics if r["split"] == "train")  # the forgetting guard ran
