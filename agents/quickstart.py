@@ -138,12 +138,26 @@ def _evaluate(
     return reports
 
 
+def _machine_rate(root: Path) -> dict[str, float]:
+    """The fp32 matmul rate of this machine now (``machine.json``): machines of one kind differ by up to 2×, so
+    the job's times are quoted with it."""
+    import torch
+
+    from embodied.bench.instruct import matmul_gflops
+
+    machine = {"matmul_gflops": round(matmul_gflops(), 1), "threads": float(torch.get_num_threads())}
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "machine.json").write_text(json.dumps(machine, indent=1) + "\n")
+    return machine
+
+
 def run_quickstart(config_path: str, overrides: list[str] | None = None, run_dir: str | Path | None = None) -> int:
     """Collect, train, evaluate and report; 0 when every phase ran."""
     config = load_config(config_path, overrides)
     root = Path(run_dir) if run_dir is not None else Path("runs") / config.name / time.strftime("%Y%m%d-%H%M%S")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     timings: dict[str, float] = {}
+    machine = _machine_rate(root)
     start = time.perf_counter()
     data = _timed(timings, "collect", lambda: collect_dataset(config, root / "data"))
     models = _timed(timings, "train", lambda: run_stages(config, data, root, env_factory=make_rl_envs))
@@ -155,6 +169,8 @@ def run_quickstart(config_path: str, overrides: list[str] | None = None, run_dir
     for results, _ in reports:
         print_summary(results)
     print_timings(timings)
+    rate, threads = machine["matmul_gflops"], int(machine["threads"])
+    print(f"fp32 matmul rate measured before the job: {rate:.0f} GFLOP/s ({threads} threads)")
     for _, report in reports:
         print(f"report: {report.resolve()}")
     return 0

@@ -71,15 +71,22 @@ def adapter_options() -> frozenset[str]:
 
 
 def _split(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(adapter kwargs, base-env kwargs)``; ``cameras=[name]`` becomes the adapter's ``camera``."""
+    """``(adapter kwargs, base-env kwargs)``; ``cameras=[name]`` becomes the adapter's ``camera``, and
+    ``cameras=[name, name-1, …, name-(K−1)]`` (a model reading an observation history) also ``history=K``."""
     names = adapter_options()
     adapter = {k: v for k, v in kwargs.items() if k in names}
     base = {k: v for k, v in kwargs.items() if k not in names and k != "cameras"}
     if "cameras" in kwargs:
-        cameras = list(kwargs["cameras"])
-        if len(cameras) != 1:
-            raise ValueError(f"cameras={cameras}: an adapted env has exactly one camera (e.g. cameras=[front])")
-        adapter["camera"] = str(cameras[0])
+        cameras = [str(c) for c in kwargs["cameras"]]
+        history = [f"{cameras[0]}-{k}" for k in range(1, len(cameras))] if cameras else []
+        if not cameras or cameras[1:] != history:
+            raise ValueError(
+                f"cameras={cameras}: an adapted env has one camera (e.g. cameras=[front]), or one with its "
+                "previous frames (cameras=[front, front-1, front-2] for history=3)"
+            )
+        adapter["camera"] = cameras[0]
+        if len(cameras) > 1:
+            adapter["history"] = len(cameras)
     return adapter, base
 
 

@@ -8,6 +8,7 @@ Imported by id prefix (``tests.byo_envs:byo/Grid-v0``) in every command and subp
   adds a scripted expert (``expert_action``) so the ``scripted`` baseline has something to drive.
 - ``byo/GridNoRule-v0``: the same env with no success rule (``auto`` finds no info key): every episode "fails",
   which ``embodied eval`` / ``collect`` must say loudly.
+- ``byo/GridHistory-v0``: ``byo/Grid-v0`` with the last 2 frames (cameras ``front`` and ``front-1``).
 - ``byo/Reach-v0``: panda-gym's PandaReach-v3 (``panda-gym``, pybullet) — camera from ``render()``, 3-d
   end-effector deltas, success only in ``info["is_success"]`` (auto-detected), reward 0 on success.
 """
@@ -58,6 +59,10 @@ register_adapted(
     "byo/Grid-v0", ExpertEmptyEnv, max_episode_steps=100, success="reward>0", discrete_mode="bins", image_size=32
 )
 register_adapted("byo/GridNoRule-v0", ExpertEmptyEnv, max_episode_steps=100, discrete_mode="bins", image_size=32)
+register_adapted(
+    "byo/GridHistory-v0", ExpertEmptyEnv, max_episode_steps=100, success="reward>0", discrete_mode="bins",
+    image_size=32, history=2,
+)  # fmt: skip
 register_adapted(
     "byo/Reach-v0",
     "PandaReach-v3",

@@ -27,6 +27,11 @@ Success: every step's info gains ``success`` (bool, under the ``success=`` rule 
 rewards so far), so evaluation and collection read success the same way for every suite.
 
 Actions follow ``ActionMapping`` (``Box`` → ``Box(-1, 1)`` affine; ``Discrete`` unchanged or binned).
+
+Observation history (``history=K``, for partially observable envs): ``images`` also carries the ``K − 1`` previous
+frames as cameras ``<camera>-1`` (one step earlier) … ``<camera>-<K−1>``; after a reset they repeat the first
+frame. A model sees them by listing the cameras (``model.cameras: [front, front-1, front-2]``): every camera is its
+own token stream with its own camera embedding, so the LLM attends over time like over views.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ class GymAdapter(gym.Wrapper[dict[str, Any], Any, Any, Any], gym.utils.RecordCon
         discrete_mode: DiscreteMode = "discrete",
         success: SuccessSpec = "auto",
         ignore_keys: tuple[str, ...] | list[str] = (),
+        history: int = 1,
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(
             self,
@@ -85,11 +91,16 @@ class GymAdapter(gym.Wrapper[dict[str, Any], Any, Any, Any], gym.utils.RecordCon
             discrete_mode=discrete_mode,
             success=success,
             ignore_keys=tuple(ignore_keys),
+            history=history,
         )
         gym.Wrapper.__init__(self, env)
+        if not isinstance(history, int) or history < 1:
+            raise ValueError(f"history must be an int >= 1 (frames per observation), got {history!r}")
         if image_source not in ("auto", "obs", "render", "none"):
             raise ValueError(f"image_source must be 'auto', 'obs', 'render' or 'none', got {image_source!r}")
         self.camera = camera
+        self.history = history
+        self._past: list[np.ndarray] = []  # the previous frames, most recent first
         self.image_size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         self.resize_mode: ResizeMode = resize
         self.fixed_instruction = sanitize_text(instruction)
@@ -103,6 +114,16 @@ class GymAdapter(gym.Wrapper[dict[str, Any], Any, Any, Any], gym.utils.RecordCon
         self.action_mapping = ActionMapping(env.action_space, discrete_mode)
         self.action_space = self.action_mapping.space
         self.observation_space = self._build_observation_space()
+        if history > 1 and not self.has_images:
+            raise ValueError(
+                f"history={history} stacks camera frames, but this env gives no image (set image_key=... or make "
+                "it with render_mode='rgb_array')"
+            )
+
+    @property
+    def cameras(self) -> list[str]:
+        """The camera names of ``images``: the current frame's, then ``<camera>-1`` … (``history``)."""
+        return [self.camera] + [f"{self.camera}-{k}" for k in range(1, self.history)]
 
     def _use_render(self, source: ImageSource) -> bool:
         renders = self.env.render_mode == "rgb_array"
@@ -114,7 +135,8 @@ class GymAdapter(gym.Wrapper[dict[str, Any], Any, Any, Any], gym.utils.RecordCon
         entries: dict[str, spaces.Space[Any]] = {}
         if self.has_images:
             h, w = self.image_size
-            entries["images"] = spaces.Dict({self.camera: spaces.Box(0, 255, (h, w, 3), dtype=np.uint8)})
+            box = spaces.Box(0, 255, (h, w, 3), dtype=np.uint8)
+            entries["images"] = spaces.Dict({name: box for name in self.cameras})
         if self._state_space is not None:
             flat = spaces.flatten_space(self._state_space)
             assert isinstance(flat, spaces.Box)  # flattenable spaces (checked above) flatten to a Box
@@ -140,6 +162,16 @@ class GymAdapter(gym.Wrapper[dict[str, Any], Any, Any, Any], gym.utils.RecordCon
             return None
         return resize_image(_to_rgb(np.asarray(raw)), self.image_size, self.resize_mode)
 
+    def _history(self, frame: np.ndarray) -> dict[str, np.ndarray]:
+        """The previous ``history − 1`` frames by camera name (the first frame repeated after a reset), then
+        ``frame`` becomes the most recent past one."""
+        if self.history == 1:
+            return {}
+        past = self._past or [frame.copy() for _ in range(self.history - 1)]
+        out = {f"{self.camera}-{k + 1}": past[k] for k in range(self.history - 1)}
+        self._past = [frame.copy(), *(p.copy() for p in past[: self.history - 2])]  # no array shared across steps
+        return out
+
     def _state(self, obs: Any) -> np.ndarray:
         if self._state_space is None:
             return np.zeros(0, dtype=np.float32)
@@ -151,7 +183,7 @@ class GymAdapter(gym.Wrapper[dict[str, Any], Any, Any, Any], gym.utils.RecordCon
         out: dict[str, Any] = {}
         frame = self._frame(obs)
         if frame is not None:
-            out["images"] = {self.camera: frame}
+            out["images"] = {self.camera: frame, **self._history(frame)}
         out["state"] = self._state(obs)
         key = self._instruction_key
         if key is None:
@@ -177,6 +209,7 @@ class GymAdapter(gym.Wrapper[dict[str, Any], Any, Any, Any], gym.utils.RecordCon
         self.env_observation = obs  # the wrapped env's own observation, for user policies (embodied collect --policy)
         self.success_rule.reset()
         self._return = 0.0
+        self._past = []
         return self.observation(obs), info
 
     def step(self, action: Any) -> tuple[dict[str, Any], SupportsFloat, bool, bool, dict[str, Any]]:

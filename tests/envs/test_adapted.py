@@ -12,7 +12,7 @@ import pytest
 from gymnasium import spaces
 
 from embodied.envs import is_registered, register_adapted, resolve_env_id
-from embodied.envs.adapted import ADAPTED, make_adapted
+from embodied.envs.adapted import ADAPTED, _split, make_adapted
 from embodied.envs.wrappers.adapter import GymAdapter
 from embodied.envs.wrappers.success import success_rule
 
@@ -132,8 +132,9 @@ def test_register_adapted_routes_kwargs_and_refuses_unknown_options(toy_id: str)
     assert env.get_wrapper_attr("camera") == "top" and episode(env)["success"] is True
     with pytest.raises(TypeError, match=r"unknown adapter option\(s\) \['imagesize'\]"):
         register_adapted("test/Bad-v0", Toy, imagesize=3)
-    with pytest.raises(ValueError, match="exactly one camera"):
+    with pytest.raises(ValueError, match=r"one camera \(e.g. cameras=\[front\]\), or one with its previous frames"):
         make_adapted(Toy, adapter_kwargs={"image_source": "none"}, cameras=["a", "b"])
+    assert _split({"cameras": ["top", "top-1", "top-2"]})[0] == {"camera": "top", "history": 3}
 
 
 def test_module_prefixed_ids_import_their_module() -> None:

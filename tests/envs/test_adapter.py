@@ -187,3 +187,28 @@ def test_resize_area_averages_and_nearest_picks() -> None:
     np.testing.assert_array_equal(nearest, image[[1, 3]][:, [1, 3, 5]])
     grey = resize_image(np.full((5, 5), 7, dtype=np.uint8), (10, 10), "area")
     assert grey.shape == (10, 10, 3) and np.all(grey == 7)
+
+
+def test_history_adds_the_previous_frames_as_cameras() -> None:
+    env = GymAdapter(MissionGrid(), image_size=(6, 8), resize="nearest", history=3)
+    assert env.cameras == ["front", "front-1", "front-2"]
+    assert set(env.observation_space["images"].spaces) == {"front", "front-1", "front-2"}
+    first, _ = env.reset(seed=0)
+    frames = [first["images"]["front"]]
+    assert all(np.array_equal(first["images"][c], frames[0]) for c in env.cameras)  # the first frame repeated
+    for action in (0, 2, 0):
+        obs, *_ = env.step(action)
+        assert obs in env.observation_space
+        np.testing.assert_array_equal(obs["images"]["front-1"], frames[-1])
+        np.testing.assert_array_equal(obs["images"]["front-2"], frames[-2] if len(frames) > 1 else frames[-1])
+        frames.append(obs["images"]["front"])
+    assert not np.array_equal(frames[0], frames[-1])  # the agent moved: the history is not a constant
+    again, _ = env.reset(seed=1)
+    assert all(np.array_equal(again["images"][c], again["images"]["front"]) for c in env.cameras)  # reset clears
+
+
+def test_history_needs_an_image_and_a_positive_length() -> None:
+    with pytest.raises(ValueError, match="history must be an int >= 1"):
+        GymAdapter(MissionGrid(), history=0)
+    with pytest.raises(ValueError, match="stacks camera frames, but this env gives no image"):
+        GymAdapter(gym.make("CartPole-v1"), history=2)

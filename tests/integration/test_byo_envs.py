@@ -145,3 +145,22 @@ def test_an_rl_stage_trains_on_the_third_party_env_by_id(env_id: str, tmp_path: 
     evals = [r for r in records if r["split"] == "eval"]
     assert evals and all("success_rate" in r and 0.0 <= r["success_rate"] <= 1.0 for r in evals)
     assert (tmp_path / "run/rl/model/value_head.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_observation_history_collects_trains_and_evaluates_by_id(tmp_path: Path) -> None:
+    env_id = "tests.byo_envs:byo/GridHistory-v0"
+    episodes = collect(lambda: gym.make(env_id), byo_envs.grid_expert, 3, 0, num_envs=1, progress=False)
+    data = write_dataset(episodes, tmp_path / "data", fps=10)
+    features = json.loads((data / "meta" / "info.json").read_text())["features"]
+    assert {"observation.images.front", "observation.images.front-1"} <= set(features)
+    config = experiment(env_id, 4, 1)
+    config["model"]["cameras"] = ["front", "front-1"]
+    (tmp_path / "history.yaml").write_text(yaml.safe_dump(config))
+    run = tmp_path / "run"
+    done = embodied("train", str(tmp_path / "history.yaml"), "--data", str(data), "--run-dir", str(run), "--quiet")
+    assert done.returncode == 0, done.stderr[-2000:]
+    args = [str(run / "instruct" / "model"), "--env", env_id, "--episodes", "2", "--max-steps", "10"]
+    done = embodied("eval", *args, "--videos", "0", "--out", str(tmp_path / "eval"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert read_results(tmp_path / "eval" / "results.json").agent("mmllm").episodes == 2

@@ -83,7 +83,8 @@ def test_main_job_puts_the_instruct_and_rl_models_side_by_side(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The shipped main job (shrunk): align → instruct → rl with the LwF guard; the instruct model is evaluated on
-    the first split's seeds too, and the report and ``comparison.json`` pair it with the RL model."""
+    the first split's seeds too, and the report and ``comparison.json`` pair it with the RL model; a second run
+    with the same seed gives the same numbers."""
     run = tmp_path / "run"
     assert run_quickstart("configs/experiment/quickstart.yaml", QUICKSTART_SMALL, run_dir=run) == 0
     out = capsys.readouterr().out
@@ -103,6 +104,19 @@ def test_main_job_puts_the_instruct_and_rl_models_side_by_side(
     assert {"train align", "train instruct", "train rl", "evaluate heldout (instruct model)"} <= set(timings)
     assert all(timings[f"train {s}"] > 0 for s in ("align", "instruct", "rl"))
     assert timings["train rl"] <= timings["train"]
+    assert json.loads((run / "machine.json").read_text())["matmul_gflops"] > 0
     rl_metrics = read_metrics(run / "rl")
     assert [r["step"] for r in rl_metrics if r["split"] == "train"] == [1, 2]
     assert all("0-lwf/kd" in r for r in rl_metrics if r["split"] == "train")  # the forgetting guard ran
+
+    again = tmp_path / "again"  # same seed, same numbers: every delta, every episode, every RL record
+    assert run_quickstart("configs/experiment/quickstart.yaml", QUICKSTART_SMALL, run_dir=again) == 0
+    repeat = StageComparison.model_validate_json((again / "eval" / "heldout" / COMPARISON_FILE).read_text())
+    assert repeat.deltas == comparison.deltas
+    for split in ("heldout", "heldout-seeds", "heldout-instruct"):
+        first, second = (read_results(r / "eval" / split / "results.json") for r in (run, again))
+        assert [(a.agent, a.episode_success) for a in first.agents] == [
+            (a.agent, a.episode_success) for a in second.agents
+        ]
+    untimed = lambda records: [{k: v for k, v in r.items() if k != "env_steps_per_s"} for r in records]  # noqa: E731
+    assert untimed(read_metrics(again / "rl")) == untimed(rl_metrics)
