@@ -59,6 +59,7 @@ def test_same_seed_same_rollout_short(env_id: str, control: str, steps: int) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.long  # ~130 s in all; the fast lane's short rollouts check the same property on every env
 @pytest.mark.parametrize(("control", "steps"), [("ee_delta", 200), ("primitive", 20)])
 @pytest.mark.parametrize("env_id", IDS)
 def test_same_seed_same_rollout_long(env_id: str, control: str, steps: int) -> None:
