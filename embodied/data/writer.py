@@ -28,7 +28,7 @@ from embodied.data.arrow import tensor_column
 from embodied.data.episode import Episode
 from embodied.data.extras import extras_table
 from embodied.data.features import episode_features, hf_schema_metadata
-from embodied.data.images import encode_depth, encode_png
+from embodied.data.images import encode_depth, encode_pngs
 from embodied.data.stats import StatsDict, depth_stats, features_stats, image_stats, pixel_counts
 from embodied.data.video import DEFAULT_CODEC, VideoFeatureWriter, probe_info, require_av
 
@@ -82,11 +82,11 @@ def write_dataset(
     staging = root.parent / f".{root.name}.staging-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
     try:
-        rows = _write_frames(episodes, staging, int(fps), tasks, storage, features)
+        rows, pixels = _write_frames(episodes, staging, int(fps), tasks, storage, features)
         _write_parquet(_episodes_table(rows), staging / L.EPISODES_PATH.format(chunk_index=0, file_index=0))
         _write_parquet(extras_table(episodes), staging / L.EXTRAS_PATH)
         _write_tasks(tasks, staging / L.TASKS_PATH)
-        _write_json(_global_stats(episodes, int(fps), tasks), staging / L.STATS_PATH)
+        _write_json(_global_stats(episodes, int(fps), tasks, pixels), staging / L.STATS_PATH)
         totals = {"total_episodes": len(episodes), "total_frames": sum(map(len, episodes)), "total_tasks": len(tasks)}
         _write_json(_info(features, int(fps), robot_type, totals, storage), staging / L.INFO_PATH)
         if root.exists():
@@ -120,7 +120,7 @@ def _episode_table(ep: Episode, arrays: dict[str, np.ndarray], video: bool) -> p
     """One episode's rows of the data parquet: image structs (unless videos), depth structs, numeric columns."""
     columns: dict[str, pa.Array] = {}
     for cam, frames in ep.images.items() if not video else ():
-        columns[L.image_key(cam)] = pa.array([{"bytes": encode_png(f), "path": None} for f in frames], IMAGE_STRUCT)
+        columns[L.image_key(cam)] = pa.array([{"bytes": b, "path": None} for b in encode_pngs(frames)], IMAGE_STRUCT)
     for cam, frames in ep.depth.items():
         columns[L.depth_key(cam)] = pa.array([{"bytes": encode_depth(f), "path": None} for f in frames], IMAGE_STRUCT)
     columns |= {key: tensor_column(values) for key, values in arrays.items()}
@@ -129,8 +129,9 @@ def _episode_table(ep: Episode, arrays: dict[str, np.ndarray], video: bool) -> p
 
 def _write_frames(
     episodes: list[Episode], root: Path, fps: int, tasks: list[str], storage: Storage, features: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """Write the data parquet files (episodes never straddle files) and videos; one metadata row per episode."""
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Write the data parquet files (episodes never straddle files) and videos; one metadata row per episode,
+    and each camera's pixel counts over the whole dataset."""
     cameras = list(episodes[0].images) if storage.video else []
     videos = {
         cam: VideoFeatureWriter(
@@ -140,23 +141,30 @@ def _write_frames(
     }
     hf_metadata = hf_schema_metadata(features)
     rows: list[dict[str, Any]] = []
+    pixels: dict[str, np.ndarray] = {}  # camera → pixel counts over every episode so far, for stats.json
     pending: list[pa.Table] = []
-    chunk_index = file_index = start = 0
+    chunk_index = file_index = start = pending_bytes = 0
     try:
         for episode_index, ep in enumerate(episodes):
-            if pending and sum(t.nbytes for t in pending) >= storage.data_file_mb * 2**20:
+            if pending and pending_bytes >= storage.data_file_mb * 2**20:
                 path = root / L.DATA_PATH.format(chunk_index=chunk_index, file_index=file_index)
                 _write_parquet(pa.concat_tables(pending), path, hf_metadata)
-                pending = []
+                pending, pending_bytes = [], 0
                 last = file_index + 1 == storage.chunks_size
                 chunk_index, file_index = (chunk_index + 1, 0) if last else (chunk_index, file_index + 1)
             arrays = _frame_arrays(ep, episode_index, start, tasks, fps)
             pending.append(_episode_table(ep, arrays, storage.video))
+            pending_bytes += pending[-1].nbytes
             row = _episode_row(ep, episode_index, start, chunk_index, file_index)
             for cam, writer in videos.items():
                 row |= writer.write(ep.images[cam])
+            counts = {cam: pixel_counts(frames) for cam, frames in ep.images.items()}
+            for cam, c in counts.items():
+                pixels[cam] = pixels[cam] + c if cam in pixels else c
             rows.append(
-                row | _stats_columns(ep, arrays) | {"meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0}
+                row
+                | _stats_columns(ep, arrays, counts)
+                | {"meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0}
             )
             start += len(ep)
     finally:
@@ -167,7 +175,7 @@ def _write_frames(
     for cam, writer in videos.items():
         assert writer.first_path is not None
         features[L.image_key(cam)]["info"] = probe_info(writer.first_path)  # as LeRobot's update_video_info
-    return rows
+    return rows, pixels
 
 
 def _episode_row(ep: Episode, episode_index: int, start: int, chunk_index: int, file_index: int) -> dict[str, Any]:
@@ -183,9 +191,10 @@ def _episode_row(ep: Episode, episode_index: int, start: int, chunk_index: int, 
     }
 
 
-def _stats_columns(ep: Episode, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    """``stats/<feature>/<stat>`` of one episode, for every feature LeRobot computes them for."""
-    stats = {L.image_key(c): image_stats(pixel_counts(v), len(v)) for c, v in ep.images.items()}
+def _stats_columns(ep: Episode, arrays: dict[str, np.ndarray], counts: dict[str, np.ndarray]) -> dict[str, Any]:
+    """``stats/<feature>/<stat>`` of one episode, for every feature LeRobot computes them for (``counts``: each
+    camera's ``pixel_counts``)."""
+    stats = {L.image_key(c): image_stats(counts[c], len(ep)) for c in ep.images}
     stats |= {L.depth_key(c): depth_stats(v) for c, v in ep.depth.items()}
     stats |= features_stats(arrays)
     return {f"stats/{key}/{name}": value for key, feature in stats.items() for name, value in feature.items()}
@@ -198,12 +207,14 @@ def _episodes_table(rows: list[dict[str, Any]]) -> pa.Table:
     return table.set_column(index, "tasks", pa.array([r["tasks"] for r in rows], pa.list_(pa.string())))
 
 
-def _global_stats(episodes: list[Episode], fps: int, tasks: list[str]) -> dict[str, StatsDict]:
-    """``stats.json``: statistics of every feature over all frames of the dataset (exact, not aggregated)."""
+def _global_stats(
+    episodes: list[Episode], fps: int, tasks: list[str], pixels: dict[str, np.ndarray]
+) -> dict[str, StatsDict]:
+    """``stats.json``: statistics of every feature over all frames of the dataset (exact, not aggregated; image
+    statistics from ``pixels``, each camera's pixel counts summed over every frame)."""
     stats: dict[str, StatsDict] = {}
     for cam in episodes[0].images:
-        counts = sum(pixel_counts(ep.images[cam]) for ep in episodes)
-        stats[L.image_key(cam)] = image_stats(np.asarray(counts), sum(map(len, episodes)))
+        stats[L.image_key(cam)] = image_stats(pixels[cam], sum(map(len, episodes)))
     for cam in episodes[0].depth:
         stats[L.depth_key(cam)] = depth_stats(np.concatenate([ep.depth[cam] for ep in episodes]))
     per_episode: list[dict[str, np.ndarray]] = []

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from embodied.data.images import encode_png
+from embodied.data.images import encode_png, encode_pngs
 from embodied.data.stats import feature_stats, features_stats
 
 
@@ -43,3 +45,39 @@ def test_features_stats_equals_feature_stats() -> None:
         assert batched[key].keys() == single.keys()
         for stat, value in single.items():
             np.testing.assert_allclose(batched[key][stat], value, rtol=1e-12, atol=1e-12, err_msg=f"{key} {stat}")
+
+
+@pytest.mark.parametrize("channels", [3, 1, 4])
+def test_encode_pngs_matches_one_frame_at_a_time(channels: int) -> None:
+    """The batched encoder (threaded deflate over runs of frames) gives, in order, each frame's own PNG."""
+    rng = np.random.default_rng(2)
+    frames = rng.integers(0, 256, (37, 12, 10, channels), dtype=np.uint8)  # 37: runs of unequal length
+    frames[::3] = 17  # some constant frames between the noisy ones
+    pngs = encode_pngs(frames)
+    assert pngs == [encode_png(f) for f in frames]
+    for png, frame in zip(pngs, frames, strict=True):
+        with Image.open(io.BytesIO(png)) as decoded:
+            np.testing.assert_array_equal(np.asarray(decoded).reshape(frame.shape), frame)
+
+
+def test_write_dataset_pixel_statistics_equal_numpy_over_all_frames(tmp_path: Path) -> None:
+    """stats.json's image statistics (summed per-episode pixel counts) equal numpy's over every frame."""
+    from embodied.data import Episode, write_dataset
+
+    rng = np.random.default_rng(3)
+    episodes = [
+        Episode(
+            images={"front": rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8)},
+            state=np.zeros((n, 2), np.float32),
+            actions=np.zeros((n, 3), np.float32),
+            task="t",
+        )
+        for n in (5, 9, 4)
+    ]
+    root = write_dataset(episodes, tmp_path / "d", fps=10)
+    stats = json.loads((root / "meta" / "stats.json").read_text())["observation.images.front"]
+    pixels = np.concatenate([ep.images["front"] for ep in episodes]).reshape(-1, 3) / 255.0
+    np.testing.assert_allclose(np.ravel(stats["mean"]), pixels.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(np.ravel(stats["std"]), pixels.std(0), rtol=1e-12)
+    np.testing.assert_allclose(np.ravel(stats["q10"]), np.quantile(pixels, 0.1, axis=0), rtol=1e-12)
+    assert stats["count"] == [18]
