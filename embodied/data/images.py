@@ -80,6 +80,10 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max(1, _cores() - 1), thread_name_prefix="encode_png")  # + the caller
 
 
+# a forked child inherits the pool object but none of its threads: it starts a pool of its own on first use
+os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
 def _chunk(tag: bytes, data: bytes) -> bytes:
     """One PNG chunk: length, tag, data, CRC-32 of tag and data."""
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))

@@ -81,3 +81,13 @@ def test_write_dataset_pixel_statistics_equal_numpy_over_all_frames(tmp_path: Pa
     np.testing.assert_allclose(np.ravel(stats["std"]), pixels.std(0), rtol=1e-12)
     np.testing.assert_allclose(np.ravel(stats["q10"]), np.quantile(pixels, 0.1, axis=0), rtol=1e-12)
     assert stats["count"] == [18]
+
+
+def test_encode_pngs_works_in_a_forked_child_after_the_parent_used_its_pool() -> None:
+    """The encoder's thread pool does not survive ``fork``; a child must not wait on the parent's threads."""
+    import multiprocessing
+
+    frames = np.random.default_rng(4).integers(0, 256, (32, 6, 6, 3), dtype=np.uint8)
+    expected = encode_pngs(frames)  # the parent's pool now exists
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(encode_pngs, (frames,)).get(timeout=30) == expected
