@@ -8,7 +8,7 @@ initial scene, and writes one LeRobot v3 dataset:
 
 - ``plans``: ``env.unwrapped.plan_text()``;
 - ``vqa``: one question per type in ``data.vqa_qtypes`` from the tabletop question generator, drawn with a
-  generator seeded by ``data.seed``;
+  generator seeded by ``data.seed``, with the pixels of the items each question refers to in the first camera;
 - ``captions``: one sentence listing the items on the table, e.g. "a red cube, a blue bowl and a green sphere
   on the table.";
 - ``points`` (primitive control): per frame, the expert action's pick and place points projected into the
@@ -42,7 +42,15 @@ from embodied.envs.tabletop.vqa_env import question_generator, scene_facts
 from embodied.envs.vector import make_vector_env
 from embodied.models.heads.pointing_geometry import world_to_pixel
 
-__all__ = ["annotators", "caption", "check_envs", "collect_dataset", "collect_episodes", "expert_policy"]
+__all__ = [
+    "annotators",
+    "caption",
+    "check_envs",
+    "collect_dataset",
+    "collect_episodes",
+    "expert_policy",
+    "item_pixels",
+]
 
 
 def expert_policy(obs: dict[str, Any], env: gym.Env[Any, Any]) -> np.ndarray:
@@ -65,10 +73,12 @@ def _plan(env: gym.Env[Any, Any]) -> str | None:
 
 def _vqa_annotator(data: DataSpec) -> Any:
     """An annotator asking one question per type; one generator seeded by ``data.seed`` serves every call
-    (``collect`` annotates episodes in a fixed order, so the questions are reproducible)."""
+    (``collect`` annotates episodes in a fixed order, so the questions are reproducible). Each pair carries the
+    pixels of the items its question refers to in the first camera (a grounding model's look targets)."""
     rng = np.random.default_rng(data.seed)
+    camera = first_camera(data)
 
-    def vqa(env: gym.Env[Any, Any]) -> list[tuple[str, str, str]]:
+    def vqa(env: gym.Env[Any, Any]) -> list[tuple[str, str, str, np.ndarray]]:
         scene = env.unwrapped.scene  # type: ignore[attr-defined]
         facts, generator = scene_facts(scene), question_generator(scene)
         pairs = []
@@ -77,10 +87,27 @@ def _vqa_annotator(data: DataSpec) -> Any:
                 question = generator.generate(facts, rng, qtype)
             except ValueError:  # e.g. no shape question when every object's colour is shared: skip this type
                 continue
-            pairs.append((question.text, question.answer, question.qtype))
+            pairs.append((question.text, question.answer, question.qtype, item_pixels(env, question.objects, camera)))
         return pairs
 
     return vqa
+
+
+def item_pixels(env: gym.Env[Any, Any], names: Sequence[str], camera: str) -> np.ndarray:
+    """``[N, 2]`` pixels (u, v) in ``camera`` of the named items' base positions."""
+    scene = env.unwrapped.scene  # type: ignore[attr-defined]
+    if not names:
+        return np.zeros((0, 2), np.float32)
+    world = np.stack([scene.position(name) for name in names])
+    params = env.unwrapped.camera_params()[camera]  # type: ignore[attr-defined]
+    uv, _ = world_to_pixel(world, params["intrinsics"], params["extrinsics"])
+    return uv.astype(np.float32)
+
+
+def first_camera(data: DataSpec) -> str:
+    """The env's first camera (``env_kwargs["cameras"]``, default front): where annotations' pixels are."""
+    cameras = list(data.env_kwargs.get("cameras", ["front"]))
+    return str(cameras[0]) if cameras else "front"
 
 
 def point_camera(data: DataSpec) -> str:
@@ -115,7 +142,7 @@ def annotators(data: DataSpec) -> Annotators:
         vqa=_vqa_annotator(data) if "vqa" in wanted else None,
         captions=caption if "captions" in wanted else None,
         points=(lambda env, action: action_points(env, action, camera)) if camera else None,
-        point_camera=camera,
+        point_camera=camera or (first_camera(data) if "vqa" in wanted else ""),
     )
 
 

@@ -253,7 +253,7 @@ def _rollouts(
 
 def _plans(options: EvalOptions, model: Any, text_head: str, kwargs: dict[str, Any]) -> tuple[EpisodeStats, PlanResult]:
     outcome = evaluate_plans(
-        lambda envs: PlannerAgent(model, envs, text_head),
+        lambda envs: PlannerAgent(model, envs, text_head, grammar=options.plan_grammar),
         options.env_id,
         kwargs,
         options.plan_episodes,

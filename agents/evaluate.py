@@ -26,8 +26,9 @@ import numpy as np
 from gymnasium.vector import VectorEnv
 
 from embodied.agents.base import Agent
-from embodied.envs.tabletop.objects import COLOURS, SHAPES
-from embodied.envs.tabletop.vqa_env import OBJECT_COUNT_RANGE
+from embodied.envs.tabletop.objects import COLOURS, RECEPTACLES, SHAPES
+from embodied.envs.tabletop.plans import PlanError, parse_plan
+from embodied.envs.tabletop.vqa_env import OBJECT_COUNT_RANGE, scene_facts
 from embodied.envs.vector import make_vector_env
 from embodied.eval.results import PlanRecord
 from embodied.eval.vqa_scores import VQARecord
@@ -295,9 +296,17 @@ def evaluate_vqa(
             prediction=str(e.final_info["prediction"]),
             correct=e.reward >= 1.0,
             seed=e.seed,
+            absent=names_absent(str(e.final_info["prediction"]), e.final_info.get("items", ())),
         )
         for e in stats.episodes
     ]
+
+
+def names_absent(answer: str, items: Sequence[str]) -> bool:
+    """Whether a normalised ``answer`` is a colour or a shape that none of ``items`` ("red cube", ...) has."""
+    colours = {item.split(" ", 1)[0] for item in items}
+    shapes = {item.split(" ", 1)[-1] for item in items}
+    return (answer in COLOURS and answer not in colours) or (answer in SHAPES + RECEPTACLES and answer not in shapes)
 
 
 def vqa_answer_space() -> dict[str, list[str]]:
@@ -322,23 +331,36 @@ class PlanOutcome:
 
 
 def _plan_hooks() -> tuple[ActHook, DoneHook]:
-    """Hooks that keep each episode's first plan (generated at the wave's first step) and its replan count."""
-    first: dict[int, tuple[str | None, Any]] = {}
+    """Hooks that keep each episode's first plan (generated at the wave's first step), the items it names that
+    are not on the table, and its replan count."""
+    first: dict[int, tuple[str | None, Any, list[str]]] = {}
 
     def on_act(agent: Agent, step: int) -> None:
         if step == 0:
             plans: Sequence[str | None] = agent.plans  # type: ignore[attr-defined]
             checks: Sequence[Any] = agent.plan_checks  # type: ignore[attr-defined]
+            sims: Sequence[Any] = agent.sims  # type: ignore[attr-defined]
             first.clear()
-            first.update({i: (plans[i], checks[i]) for i in range(len(plans))})
+            for i, plan in enumerate(plans):
+                items = {f.phrase for f in scene_facts(sims[i].scene).items}
+                first[i] = (plan, checks[i], plan_absent_items(plan, items))
 
     def on_done(agent: Agent, i: int) -> dict[str, Any]:
-        plan, check = first.get(i, (None, None))
+        plan, check, absent = first.get(i, (None, None, []))
         valid, reason = (False, "no plan") if check is None else (bool(check.valid), str(check.reason))
         replans = int(agent.replans[i])  # type: ignore[attr-defined]
-        return {"plan": plan, "valid": valid, "reason": reason, "replans": replans}
+        return {"plan": plan, "valid": valid, "reason": reason, "replans": replans, "absent": absent}
 
     return on_act, on_done
+
+
+def plan_absent_items(plan: str | None, items: set[str]) -> list[str]:
+    """The items a plan's steps name that are not among ``items`` (an unparseable plan names none)."""
+    try:
+        steps = parse_plan(plan or "")
+    except PlanError:
+        return []
+    return sorted({arg for step in steps for arg in step.args if arg not in items})
 
 
 def evaluate_plans(

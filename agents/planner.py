@@ -9,7 +9,8 @@ have reached the skill's last step; if it has not — a slipped grasp, a halluci
 step — or the plan is used up without ending the episode, the agent re-plans from the new observation and
 resumes after the steps the state already satisfies. A sub-env that (auto)reset — ``episode_done(i)``, or its
 ``info`` carrying the reset keys — plans afresh. ``plans[i]`` / ``plan_checks[i]`` keep the last plan text
-and its ``PlanCheck`` (validity judged at generation).
+and its ``PlanCheck`` (validity judged at generation). ``grammar=True`` decodes plans constrained to the plan
+grammar (``embodied.agents.plan_grammar``): numbered ``verb(<colour> <shape>)`` lines over the env vocabulary.
 
 The skills read the live simulator, so the agent needs a ``SyncVectorEnv`` of tabletop envs in ``primitive``
 control (its sub-envs are reached in-process; an ``AsyncVectorEnv`` keeps them in other processes).
@@ -26,8 +27,10 @@ import torch
 
 from embodied.agents.base import Agent, batch_size
 from embodied.agents.batching import model_batch, started_episodes
+from embodied.agents.plan_grammar import PlanGrammar, tabletop_items
 from embodied.agents.skills import IDLE_ACTION, next_skill, skill_action
 from embodied.envs.tabletop.plans import PlanCheck, PlanError, PlanStep, parse_plan
+from embodied.models.text_constraint import GrammarConstraint
 
 __all__ = ["PlannerAgent"]
 
@@ -47,7 +50,14 @@ class PlannerAgent(Agent):
     name = "planner"
 
     def __init__(
-        self, model: Any, envs: Any, text_head: str = "text", *, do_sample: bool = False, seed: int = 0
+        self,
+        model: Any,
+        envs: Any,
+        text_head: str = "text",
+        *,
+        do_sample: bool = False,
+        seed: int = 0,
+        grammar: bool = False,
     ) -> None:
         super().__init__()
         subs = getattr(envs, "envs", None)
@@ -64,6 +74,8 @@ class PlannerAgent(Agent):
         self.model, self.text_head = model.eval(), text_head
         self.processor = model.processor
         self.do_sample, self.seed = do_sample, seed
+        # constrained decoding to the plan grammar (agents.plan_grammar): every plan parses, names are free
+        self.constraint = GrammarConstraint(PlanGrammar(tabletop_items()), model.tokenizer) if grammar else None
         self.generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
         self.reset(len(self.sims))
 
@@ -102,7 +114,9 @@ class PlannerAgent(Agent):
     def generate_plans(self, obs: dict[str, Any], rows: Sequence[int]) -> list[str]:
         """Plan texts for sub-envs ``rows`` (one batched generation with the text head)."""
         batch = model_batch(self.model, self.processor, obs, rows, "plan")
-        texts: list[str] = self.model.predict(batch, self.text_head, do_sample=self.do_sample, generator=self.generator)
+        texts: list[str] = self.model.predict(
+            batch, self.text_head, do_sample=self.do_sample, generator=self.generator, constraint=self.constraint
+        )
         return texts
 
     def _advance(self, i: int) -> bool:

@@ -55,6 +55,7 @@ def eval_options(
         baselines=tuple(spec.baselines) if full else (),
         vqa_episodes=spec.vqa_episodes if language else 0,
         plan_episodes=spec.plan_episodes if language else 0,
+        plan_grammar=spec.plan_grammar,
         videos=spec.videos,
         int8=spec.int8 and full,
         env_kwargs=dict(config.data.env_kwargs),

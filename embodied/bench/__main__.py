@@ -23,6 +23,7 @@ BENCHMARKS = {
     "dataset": "embodied.bench.dataset",
     "decode": "embodied.bench.decode",
     "envs": "embodied.bench.envs",
+    "grounding": "embodied.bench.grounding",
     "instruct": "embodied.bench.instruct",
     "pointer": "embodied.bench.pointer",
     "rl": "embodied.bench.rl",

@@ -38,5 +38,8 @@ class EvalSpec(BaseModel):
     vqa_episodes: int = Field(0, ge=0, description="questions on embodied/TabletopVQA-v0 (0 = none)")
     vqa_qtypes: list[str] | None = Field(None, description="question types asked; null = data.vqa_qtypes")
     plan_episodes: int = Field(0, ge=0, description="episodes of the planner agent (plan validity and success)")
+    plan_grammar: bool = Field(
+        False, description="decode plans constrained to the plan grammar (verb(<colour> <shape>))"
+    )
     int8: bool = Field(False, description="also roll out the int8 dynamically quantised model on the same seeds")
     videos: int = Field(2, ge=0, description="GIFs of the first K episodes per agent in the report")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 POLICY_GROUPS = ("encoders", "projector", "backbone", "heads")
 
@@ -26,6 +26,32 @@ PolicySpec = str | dict[str, Any]
 
 def _all_full() -> dict[str, PolicySpec]:
     return dict.fromkeys(POLICY_GROUPS, "full")
+
+
+class GroundingSettings(BaseModel):
+    """``grounding:`` in the model spec (``embodied.models.grounding``; absent: no look slot, one backbone pass)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    map: str | None = Field(
+        None, description="the dense map looked at, '<stream>/<camera>'; null = the first image stream's first camera"
+    )
+    key_dim: int = Field(32, ge=1, le=4096, description="d_k, width of the look query and the location keys")
+    hidden_dim: int = Field(128, ge=1, le=16384, description="width of the query and read MLPs")
+    patch: int = Field(5, ge=1, le=15, description="the read takes patch × patch cells around the look (odd)")
+
+    @field_validator("patch")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"patch must be odd (a patch centred on a cell), got {value}")
+        return value
+
+    max_count: int = Field(8, ge=1, le=64, description="the soft count's radial features cover 0 … max_count")
+    loss_weight: float = Field(1.0, ge=0.0, description="weight of the look's focal loss beside the heads' losses")
+    focal_alpha: float = Field(2.0, ge=0.0, le=8.0, description="CenterNet's alpha")
+    focal_beta: float = Field(4.0, ge=0.0, le=16.0, description="CenterNet's beta")
+    target_sigma: float = Field(1.0, gt=0.0, le=16.0, description="std in pixels of the Gaussian around a referent")
 
 
 class ModelSpec(BaseModel):
@@ -56,6 +82,11 @@ class ModelSpec(BaseModel):
     )
     action_low: list[float] | None = Field(None, description="per-dimension action minimum (un-normalisation)")
     action_high: list[float] | None = Field(None, description="per-dimension action maximum (un-normalisation)")
+    grounding: GroundingSettings | None = Field(
+        None,
+        description="look, then answer (embodied.models.grounding): every prompt ends with a <|look|> slot that "
+        "points at the prompt's referents on a dense map and reads them back; null = off",
+    )
     discrete_actions: int | None = Field(
         None,
         ge=2,

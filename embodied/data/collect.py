@@ -34,7 +34,7 @@ from embodied.data.action_space import DiscreteActions
 from embodied.data.episode import Episode, VQAPair
 
 Policy = Callable[[dict[str, Any], gym.Env[Any, Any]], Any]
-VQAItems = Sequence[VQAPair | dict[str, Any] | Sequence[str]]
+VQAItems = Sequence[VQAPair | dict[str, Any] | Sequence[Any]]
 
 
 class EpisodicPolicy(ABC):
@@ -106,7 +106,7 @@ class _Recording:
             seed=self.seed,
             success=success,
             points=points,
-            point_camera=point_camera if points is not None else "",
+            point_camera=point_camera if points is not None or _has_vqa_pixels(self.extras) else "",
             **self.extras,
         )
 
@@ -282,3 +282,8 @@ def _vector_env(
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
     return SyncVectorEnv([make_env] * num_envs), True
+
+
+def _has_vqa_pixels(extras: dict[str, Any]) -> bool:
+    """Whether an episode's VQA pairs carry referent pixels (then ``point_camera`` names their camera)."""
+    return any(VQAPair.coerce(p).points is not None for p in extras.get("vqa", []))

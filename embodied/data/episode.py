@@ -19,24 +19,44 @@ from embodied.data.action_space import DiscreteActions
 
 @dataclass(frozen=True)
 class VQAPair:
-    """One question about the episode's scene with its ground-truth answer and question type (e.g. ``count``)."""
+    """One question about the episode's scene with its ground-truth answer and question type (e.g. ``count``).
+
+    ``points``: pixels (u, v) in the episode's ``point_camera`` of the items the question refers to (the one asked
+    about, every item counted; none for an absent one) — the targets of a grounding model's look; ``None`` when
+    unknown (datasets recorded without them).
+    """
 
     question: str
     answer: str
     qtype: str = ""
+    points: tuple[tuple[float, float], ...] | None = None
 
     @classmethod
-    def coerce(cls, item: VQAPair | Mapping[str, Any] | Sequence[str]) -> VQAPair:
-        """Accept a ``VQAPair``, a mapping with ``question``/``answer``/``qtype`` or a 2- or 3-tuple of strings."""
+    def coerce(cls, item: VQAPair | Mapping[str, Any] | Sequence[Any]) -> VQAPair:
+        """Accept a ``VQAPair``, a mapping with ``question``/``answer``/``qtype`` (and ``points``) or a 2-, 3- or
+        4-tuple (question, answer, qtype, points)."""
         if isinstance(item, VQAPair):
             return item
         if isinstance(item, Mapping):
-            return cls(str(item["question"]), str(item["answer"]), str(item.get("qtype", "")))
+            points = _points(item.get("points"))
+            return cls(str(item["question"]), str(item["answer"]), str(item.get("qtype", "")), points)
+        if isinstance(item, Sequence) and not isinstance(item, str) and len(item) == 4:
+            return cls(str(item[0]), str(item[1]), str(item[2]), _points(item[3]))
         if isinstance(item, Sequence) and not isinstance(item, str) and len(item) in (2, 3):
-            return cls(*(str(v) for v in item))
+            return cls(*(str(v) for v in item))  # type: ignore[arg-type]
         raise TypeError(
-            f"cannot read a VQA pair from {item!r}; expected VQAPair, mapping or (question, answer[, qtype])"
+            f"cannot read a VQA pair from {item!r}; expected VQAPair, mapping or (question, answer[, qtype[, points]])"
         )
+
+
+def _points(value: Any) -> tuple[tuple[float, float], ...] | None:
+    """``[[u, v], ...]`` (any sequence of pairs) → a tuple of float pairs; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    pairs = [tuple(float(c) for c in p) for p in value]
+    if any(len(p) != 2 for p in pairs):
+        raise ValueError(f"VQA points must be (u, v) pairs, got {value!r}")
+    return tuple((p[0], p[1]) for p in pairs)
 
 
 @dataclass

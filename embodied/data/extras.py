@@ -18,9 +18,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from embodied.data import layout as L
-from embodied.data.episode import Episode
+from embodied.data.episode import Episode, VQAPair
 
-VQA_STRUCT = pa.struct([("question", pa.string()), ("answer", pa.string()), ("qtype", pa.string())])
+VQA_STRUCT = pa.struct(
+    [
+        ("question", pa.string()),
+        ("answer", pa.string()),
+        ("qtype", pa.string()),
+        ("points", pa.list_(pa.list_(pa.float32(), 2))),  # null: not recorded (see VQAPair.points)
+    ]
+)
 # Explicit types: inference would give all-None seeds or all-empty VQA lists a null type that readers trip on.
 EXTRA_TYPES = {
     "env_id": pa.string(),
@@ -41,12 +48,17 @@ def extras_table(episodes: Sequence[Episode]) -> pa.Table:
         "seed": [ep.seed for ep in episodes],
         "success": [ep.success for ep in episodes],
         "plan": [ep.plan for ep in episodes],
-        "vqa": [[{"question": p.question, "answer": p.answer, "qtype": p.qtype} for p in ep.vqa] for ep in episodes],
+        "vqa": [[_vqa_row(p) for p in ep.vqa] for ep in episodes],
         "captions": [list(ep.captions) for ep in episodes],
         "point_camera": [ep.point_camera for ep in episodes],
     }
     columns |= {name: pa.array(values[name], kind) for name, kind in EXTRA_TYPES.items()}
     return pa.table(columns)
+
+
+def _vqa_row(pair: VQAPair) -> dict[str, Any]:
+    points = None if pair.points is None else [list(p) for p in pair.points]
+    return {"question": pair.question, "answer": pair.answer, "qtype": pair.qtype, "points": points}
 
 
 def read_extras(root: Path, episode_meta: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:

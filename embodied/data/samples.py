@@ -76,6 +76,8 @@ class Sample:
     - ``episode``, ``frame``: where the sample comes from (index in the episode list, frame of the observation)
     - ``points``: ``[K, 2]`` pointing targets (pixels) of the action in camera ``point_camera`` (action samples of
       episodes that have them, else None)
+    - ``look``: ``[N, 2]`` pixels (N ≥ 0) in ``point_camera`` of what the prompt refers to, a grounding model's look
+      targets (VQA samples whose pair has ``points``, else None)
     """
 
     kind: str
@@ -88,6 +90,7 @@ class Sample:
     action_mask: np.ndarray | None = None
     points: np.ndarray | None = None
     point_camera: str = ""
+    look: np.ndarray | None = None
 
 
 def observation_at(episode: Episode, frame: int) -> dict[str, Any]:
@@ -187,7 +190,19 @@ def _plans(episode: Episode, index: int, chunk: int, normalize: Normalize | None
 
 def _vqa(episode: Episode, index: int, chunk: int, normalize: Normalize | None) -> list[Sample]:
     obs = observation_at(episode, 0)
-    return [Sample("vqa", obs, pair.question, pair.answer, index, 0) for pair in episode.vqa]
+    return [
+        Sample(
+            "vqa",
+            obs,
+            pair.question,
+            pair.answer,
+            index,
+            0,
+            point_camera=episode.point_camera,
+            look=None if pair.points is None else np.asarray(pair.points, np.float32).reshape(-1, 2),
+        )
+        for pair in episode.vqa
+    ]
 
 
 _MAKERS: dict[str, Callable[[Episode, int, int, Normalize | None], list[Sample]]] = {
@@ -233,7 +248,45 @@ def to_batch(model: Any, samples: Sequence[Sample]) -> dict[str, Any]:
         batch["action_mask"] = torch.as_tensor(masks)
     if any(getattr(h, "uses_dense_features", False) for h in heads) and any(s.points is not None for s in samples):
         batch |= _point_targets(model, samples)
+    if getattr(model, "grounding", None) is not None:
+        referents = [look_referents(s) for s in samples]
+        if any(r is not None for r in referents):
+            batch |= _look_targets(samples, referents, model.look_map.split("/", 1)[1])
     return batch
+
+
+def look_referents(sample: Sample) -> np.ndarray | None:
+    """What a grounding model should look at for ``sample``: a VQA pair's referents, or an action's pick and place
+    points (the objects its instruction names), else None (unsupervised)."""
+    if sample.look is not None:
+        return sample.look
+    return sample.points if sample.kind == "action" else None
+
+
+def _look_targets(samples: Sequence[Sample], referents: Sequence[np.ndarray | None], camera: str) -> dict[str, Any]:
+    """``look_targets [B, N_max, 2]`` (pixels, zero-padded), ``look_count [B]`` and ``look_mask [B]`` (1 = the row's
+    referents are known, none included); the referents must be in ``camera``, the map the model looks at."""
+    import torch
+
+    known = [(s, r) for s, r in zip(samples, referents, strict=True) if r is not None]
+    elsewhere = sorted({s.point_camera for s, _ in known} - {camera})
+    if elsewhere:
+        raise ValueError(
+            f"VQA look targets are in camera(s) {elsewhere} but the model looks at camera {camera!r} "
+            "(model.grounding.map): record the data with that camera first in env_kwargs.cameras"
+        )
+    width = max([1] + [len(r) for _, r in known])
+    targets = np.zeros((len(samples), width, 2), np.float32)
+    count = np.zeros(len(samples), np.int64)
+    mask = np.zeros(len(samples), np.float32)
+    for row, points in enumerate(referents):
+        if points is not None:
+            targets[row, : len(points)], count[row], mask[row] = points, len(points), 1.0
+    return {
+        "look_targets": torch.as_tensor(targets),
+        "look_count": torch.as_tensor(count),
+        "look_mask": torch.as_tensor(mask),
+    }
 
 
 def _point_targets(model: Any, samples: Sequence[Sample]) -> dict[str, Any]:

@@ -61,6 +61,11 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vqa-episodes", type=int_at_least(0), default=0, help="questions on embodied/TabletopVQA-v0")
     parser.add_argument("--plan-episodes", type=int_at_least(0), default=0, help="episodes of the text-head planner")
     parser.add_argument(
+        "--plan-grammar",
+        action="store_true",
+        help="decode plans constrained to the plan grammar (verb(<colour> <shape>))",
+    )
+    parser.add_argument(
         "--videos", type=int_at_least(0), default=2, help="GIFs of the first K episodes per agent (default 2)"
     )
     parser.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE", help="env option (repeatable)")
@@ -101,6 +106,7 @@ def options_from_args(args: argparse.Namespace) -> EvalOptions:
         baselines=parse_baselines(args.baselines),
         vqa_episodes=args.vqa_episodes,
         plan_episodes=args.plan_episodes,
+        plan_grammar=args.plan_grammar,
         videos=args.videos,
         env_kwargs=parse_env_kwargs(args.env_kwarg),
         int8=args.int8,
@@ -131,9 +137,13 @@ def print_summary(results: EvalResults) -> None:
         print(f"  VQA {v.agent}: accuracy {v.accuracy:.3f} [{v.ci95[0]:.3f}, {v.ci95[1]:.3f}] n={v.episodes}: {types}")
         if v.pope is not None:
             print(f"  POPE: accuracy {v.pope.accuracy:.3f}, F1 {v.pope.f1:.3f}, yes-ratio {v.pope.yes_ratio:.3f}")
+        print(f"  answers naming an absent colour or shape: {v.absent_rate:.3f}")
     if results.plans is not None:
         p = results.plans
-        print(f"  plans {p.agent}: validity {p.validity_rate:.3f}, success {p.success_rate:.3f} (n={p.episodes})")
+        print(
+            f"  plans {p.agent}: validity {p.validity_rate:.3f}, success {p.success_rate:.3f}, "
+            f"naming absent objects {p.absent_rate:.3f} (n={p.episodes})"
+        )
 
 
 def run_eval_command(args: argparse.Namespace) -> int:

@@ -59,6 +59,8 @@ class EvalOptions:
     baselines: tuple[str, ...] = ()
     vqa_episodes: int = 0
     plan_episodes: int = 0
+    #: decode plans constrained to the plan grammar (``embodied.agents.plan_grammar``)
+    plan_grammar: bool = False
     videos: int = 2
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     #: extra kwargs of the VQA env only (e.g. ``qtypes``, ``stage_prob``), over the shared ones it accepts

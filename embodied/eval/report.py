@@ -111,6 +111,7 @@ def _vqa_section(vqa: VQAResult) -> str:
             ("n", "accuracy", "precision", "recall", "F1", "yes-ratio", "yes-ratio of answers"),
             [(p.n, *(f"{v:.3f}" for v in (p.accuracy, p.precision, p.recall, p.f1, p.yes_ratio, p.answer_yes_ratio)))],
         )
+    out += f"<p>Answers naming a colour or shape nothing on the table has: {vqa.absent_rate:.3f}</p>"
     return out
 
 
@@ -121,6 +122,7 @@ def _plan_section(plans: PlanResult) -> str:
         [
             ("plan validity", f"{plans.validity_rate:.3f}", _ci(plans.validity_ci95)),
             ("plan success", f"{plans.success_rate:.3f}", _ci(plans.success_ci95)),
+            ("plans naming an absent object", f"{plans.absent_rate:.3f}", ""),
         ],
     )
     for r in plans.records[:_MAX_PLANS_SHOWN]:

@@ -129,6 +129,8 @@ class VQAResult(_Strict):
     ci95: tuple[float, float]
     per_type: dict[str, TypeScore]
     pope: PopeScores | None
+    #: share of answers naming a colour or shape nothing on the table has
+    absent_rate: float = Field(0.0, ge=0.0, le=1.0)
     latency: Latency
     records: list[VQARecord]
 
@@ -149,6 +151,8 @@ class PlanRecord(_Strict):
     reason: str
     success: bool
     replans: int = Field(ge=0)
+    #: items the plan names that are not on the table (hallucinated objects)
+    absent: list[str] = Field(default_factory=list)
 
 
 class PlanResult(_Strict):
@@ -162,6 +166,8 @@ class PlanResult(_Strict):
     validity_ci95: tuple[float, float]
     success_rate: float = Field(ge=0.0, le=1.0)
     success_ci95: tuple[float, float]
+    #: share of plans naming at least one item that is not on the table
+    absent_rate: float = Field(0.0, ge=0.0, le=1.0)
     records: list[PlanRecord]
 
     @model_validator(mode="after")
@@ -290,6 +296,7 @@ def vqa_result(
         ci95=wilson_interval(correct, n),
         per_type=accuracy_by_type(records, answer_space),
         pope=pope_scores(records),
+        absent_rate=sum(r.absent for r in records) / n if n else 0.0,
         latency=Latency.from_seconds(decision_seconds),
         records=list(records),
     )
@@ -308,6 +315,7 @@ def plan_result(agent: str, env_id: str, split: Split, records: Sequence[PlanRec
         validity_ci95=wilson_interval(valid, n),
         success_rate=success / n if n else 0.0,
         success_ci95=wilson_interval(success, n),
+        absent_rate=sum(bool(r.absent) for r in records) / n if n else 0.0,
         records=list(records),
     )
 

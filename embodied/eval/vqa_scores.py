@@ -40,6 +40,8 @@ class VQARecord(BaseModel):
     prediction: str
     correct: bool
     seed: int | None = None
+    #: the prediction names a colour or shape that nothing on the table has (a hallucinated object)
+    absent: bool = False
 
 
 class TypeScore(BaseModel):

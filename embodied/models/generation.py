@@ -1,7 +1,9 @@
 """Token-by-token decoding for generative heads, with a KV cache and the head's vocabulary constraint.
 
 The prompt (with modality tokens) is encoded once; each step feeds one new token embedding with the cache,
-so a step costs one token's forward pass. ``head.constrain_logits`` restricts the vocabulary (action tokens).
+so a step costs one token's forward pass. ``head.constrain_logits`` restricts the vocabulary (action tokens);
+a ``GrammarConstraint`` (``embodied.models.text_constraint``) restricts each step to what keeps the text in a
+grammar (plans).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from embodied.models.heads.base import Head
 
 if TYPE_CHECKING:
     from embodied.models.mmllm import MMLLM
+    from embodied.models.text_constraint import GrammarConstraint
 
 
 @dataclass
@@ -39,9 +42,10 @@ def generate_ids(
     do_sample: bool = False,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
+    constraint: GrammarConstraint | None = None,
 ) -> torch.Tensor:
     """Decode ``[B, L]`` new token ids (L ≤ ``max_new_tokens``; rows that finished early repeat EOS)."""
-    return decode(model, batch, head, max_new_tokens, do_sample, temperature, generator).ids
+    return decode(model, batch, head, max_new_tokens, do_sample, temperature, generator, constraint).ids
 
 
 @torch.no_grad()
@@ -53,8 +57,10 @@ def decode(
     do_sample: bool = False,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
+    constraint: GrammarConstraint | None = None,
 ) -> Decoded:
-    """``generate_ids`` with the chosen tokens' log-probs and the prompt's last hidden state (see ``Decoded``)."""
+    """``generate_ids`` with the chosen tokens' log-probs and the prompt's last hidden state (see ``Decoded``);
+    ``constraint`` keeps every row's text inside its grammar."""
     steps = max_new_tokens or head.max_new_tokens
     if steps <= 0:
         raise ValueError(f"nothing to generate: max_new_tokens is {steps}")
@@ -69,6 +75,9 @@ def decode(
     prompt_hidden = last
     for _ in range(steps):
         logits = head.constrain_logits(model.backbone.logits(last).float())  # [B, V]
+        if constraint is not None:
+            so_far = torch.stack(chosen, dim=1).tolist() if chosen else [[] for _ in range(logits.shape[0])]
+            logits = constraint.mask_logits(logits, so_far)
         token = _pick(logits, do_sample, temperature, generator)
         step_logp = torch.log_softmax(logits / (temperature if do_sample else 1.0), dim=-1)
         lengths += (~done).long()

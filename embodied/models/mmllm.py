@@ -24,6 +24,7 @@ from embodied.models.backbones.base import BACKBONES, Backbone
 from embodied.models.config import MMLLMConfig
 from embodied.models.context import BuildContext
 from embodied.models.freezing import apply_policy, trainable_table
+from embodied.models.grounding import LOOK_TOKEN, Grounding, Look
 from embodied.models.heads.base import HEADS, Head, HeadDistribution
 from embodied.models.processor import MMLLMProcessor, StreamSlot
 from embodied.models.streams import ModalityStream, StreamOutputs, placeholder_token
@@ -76,7 +77,9 @@ class MMLLM(PreTrainedModel):
         # widths of the per-camera streams' dense maps, for heads that score image locations (pointer)
         ctx.extras["dense_dims"] = {name: s.encoder.embed_dim for name, s in self.stream_map.items() if s.cameras}
         self.heads = nn.ModuleDict({name: _build_head(h, ctx) for name, h in spec.heads.items()})
+        self.look_map, self.grounding = self._build_grounding(ctx)
         self.placeholder_ids = self._add_tokens()
+        self.look_id = self.backbone.add_special_tokens([LOOK_TOKEN])[0] if self.grounding is not None else -1
         for head in self.head_map.values():
             head.bind(self.backbone)
         apply_policy(self.component_groups(), spec.trainable, self.backbone)
@@ -95,6 +98,21 @@ class MMLLM(PreTrainedModel):
         ids = self.backbone.add_special_tokens(placeholders + head_tokens)
         return dict(zip(self.streams, ids[: len(placeholders)], strict=True))
 
+    def _build_grounding(self, ctx: BuildContext) -> tuple[str, Grounding | None]:
+        """The look module of ``spec.grounding`` and the dense map it reads (``"<stream>/<camera>"``), or none."""
+        settings = self.config.model_spec.grounding
+        if settings is None:
+            return "", None
+        maps = [f"{name}/{cam}" for name, s in self.stream_map.items() for cam in s.cameras]
+        chosen = settings.map or (maps[0] if maps else "")
+        if chosen not in maps:
+            raise ValueError(
+                f"grounding.map is {chosen!r} but the model's dense maps are {maps}: grounding needs an image "
+                "encoder with a spatial map (e.g. cnn) and a map named '<stream>/<camera>'"
+            )
+        dims: dict[str, int] = ctx.extras["dense_dims"]
+        return chosen, Grounding(settings, ctx.embed_dim, dims[chosen.split("/")[0]], ctx.image_size)
+
     @property
     def head_map(self) -> dict[str, Head]:
         """The heads by name, typed (``self.heads`` is the ``nn.ModuleDict`` that registers them)."""
@@ -111,7 +129,7 @@ class MMLLM(PreTrainedModel):
             "encoders": [s.encoder for s in self.stream_map.values()],
             "projector": [s.projector for s in self.stream_map.values()],
             "backbone": [self.backbone],
-            "heads": list(self.head_map.values()),
+            "heads": list(self.head_map.values()) + ([self.grounding] if self.grounding is not None else []),
         }
 
     def component_table(self) -> str:
@@ -144,17 +162,22 @@ class MMLLM(PreTrainedModel):
 
     # ----------------------------------------------------------------------------------------- embedding
     def embed(
-        self, batch: Batch, query_heads: list[str] | tuple[str, ...] = (), encoded: StreamOutputs | None = None
+        self,
+        batch: Batch,
+        query_heads: list[str] | tuple[str, ...] = (),
+        encoded: StreamOutputs | None = None,
+        looks: list[Look] | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """Prompt + modality tokens (+ query tokens of ``query_heads``) → (embeds, attention mask, positions).
 
         ``input_ids``/``attention_mask`` ``[B, T]``; returns embeds ``[B, T + Q, D]``, mask ``[B, T + Q]``
         and position ids ``[B, T + Q]`` counted from each row's first real token (left padding). ``encoded``:
-        the streams' outputs of this batch when the caller has them already (``encode_streams``).
+        the streams' outputs of this batch when the caller has them already (``encode_streams``). A grounding
+        model fills its ``<|look|>`` slot here (a look pass of the backbone first); ``looks`` receives the look.
         """
         input_ids, mask = batch["input_ids"], batch["attention_mask"]
         embeds = self.backbone.input_embeddings(input_ids)
-        encoded = encoded if encoded is not None else self.encode_streams(batch)
+        encoded = encoded if encoded is not None else self.encode_streams(batch, dense=self.grounding is not None)
         for name, tokens in encoded.tokens.items():
             slots = input_ids == self.placeholder_ids[name]
             tokens = tokens.to(embeds.dtype)  # [B, M_total, D]
@@ -165,6 +188,10 @@ class MMLLM(PreTrainedModel):
                     f"tokens per sample but the prompts hold {counts.tolist()} {placeholder_token(name)} tokens"
                 )
             embeds = embeds.masked_scatter(slots.unsqueeze(-1), tokens.reshape(-1, tokens.shape[-1]))
+        if self.grounding is not None:
+            embeds, look = self._ground(batch, embeds, encoded)
+            if looks is not None:
+                looks.append(look)
         queries = [q for h in query_heads if (q := self.head_map[h].query_embeddings()) is not None]
         if queries:
             q = torch.cat(queries, dim=0).to(embeds.dtype)  # [Q, D]
@@ -172,6 +199,38 @@ class MMLLM(PreTrainedModel):
             mask = torch.cat([mask, mask.new_ones(mask.shape[0], q.shape[0])], dim=1)
         positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
         return embeds, mask, positions
+
+    def _ground(self, batch: Batch, embeds: torch.Tensor, encoded: StreamOutputs) -> tuple[torch.Tensor, Look]:
+        """Fill the ``<|look|>`` slots ``[B, T, D]``: the look pass with the learned query there, then its read."""
+        assert self.grounding is not None
+        slots = batch["input_ids"] == self.look_id  # [B, T], one per row
+        counts = slots.sum(dim=1)
+        if bool((counts != 1).any()):
+            raise ValueError(
+                f"a grounding model needs one {LOOK_TOKEN} per prompt, got {counts.tolist()}: build batches with "
+                "model.processor (it ends every prompt with the slot)"
+            )
+        dense = encoded.dense.get(self.look_map)
+        if dense is None:  # the caller encoded without dense maps
+            stream, camera = self.look_map.split("/", 1)
+            dense = self.stream_map[stream].dense_features(batch)[camera]
+        mask = batch["attention_mask"]
+        positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
+        query = self.grounding.query.to(embeds.dtype).expand(embeds.shape[0], -1)  # [B, D]
+        first = embeds.masked_scatter(slots.unsqueeze(-1), query)
+        state = self.backbone(inputs_embeds=first, attention_mask=mask, position_ids=positions).hidden[slots]  # [B, D]
+        look = self.grounding.look(state, dense)
+        read = self.grounding.read(look, dense).to(embeds.dtype)  # [B, D]
+        return embeds.masked_scatter(slots.unsqueeze(-1), read), look
+
+    @torch.no_grad()
+    def look(self, batch: Batch) -> Look:
+        """Where a grounding model looks for each prompt of a processed batch (heatmap, peaks, soft count)."""
+        if self.grounding is None:
+            raise ValueError("this model has no grounding (model.grounding in its spec)")
+        looks: list[Look] = []
+        self.embed(batch, looks=looks)
+        return looks[0]
 
     def encode_streams(self, batch: Batch, dense: bool = False) -> StreamOutputs:
         """Tokens of every stream whose placeholder the prompts hold and, when ``dense``, the dense maps of
@@ -195,11 +254,15 @@ class MMLLM(PreTrainedModel):
         """Losses of every head whose targets the batch carries, summed; ``batch`` as the processor makes it."""
         total: torch.Tensor | None = None
         metrics: dict[str, float] = {}
-        hidden, parts = self._head_states(batch)
+        hidden, parts, look = self._head_states(batch)
         for name, head, states, head_batch in parts:
             loss, stats = head.loss(states, head_batch)
             total = loss if total is None else total + loss
             metrics.update({f"{name}/{k}": v for k, v in stats.items()})
+        if look is not None and self.grounding is not None and batch.get("look_mask") is not None:
+            loss, stats = self.grounding.loss(look, batch)
+            total = loss if total is None else total + loss
+            metrics.update({f"look/{k}": v for k, v in stats.items()})
         if total is not None:
             metrics["loss"] = float(total.detach())
         return MMLLMOutput(loss=total, metrics=metrics, hidden=hidden)
@@ -207,7 +270,7 @@ class MMLLM(PreTrainedModel):
     def distill_outputs(self, batch: Batch) -> dict[str, HeadDistribution]:
         """Per head with targets in ``batch``: its output distribution at the trained positions
         (``Head.distribution_params``), for distillation (LwF); heads without one are left out."""
-        _, parts = self._head_states(batch)
+        _, parts, _ = self._head_states(batch)
         out = {}
         for name, head, states, head_batch in parts:
             params = head.distribution_params(states, head_batch)
@@ -215,19 +278,23 @@ class MMLLM(PreTrainedModel):
                 out[name] = params
         return out
 
-    def _head_states(self, batch: Batch) -> tuple[torch.Tensor, list[tuple[str, Head, torch.Tensor, Batch]]]:
-        """One encoder pass and one backbone pass; per head with targets: (name, head, the hidden states it reads,
-        its batch) — generative heads the text positions ``[B, T, D]``, parallel heads their query positions
-        ``[B, Q, D]``; pointing heads' batches carry the dense maps of the same encoder pass."""
+    def _head_states(
+        self, batch: Batch
+    ) -> tuple[torch.Tensor, list[tuple[str, Head, torch.Tensor, Batch]], Look | None]:
+        """One encoder pass and one backbone pass (two with grounding); per head with targets: (name, head, the
+        hidden states it reads, its batch) — generative heads the text positions ``[B, T, D]``, parallel heads their
+        query positions ``[B, Q, D]``; pointing heads' batches carry the dense maps of the same encoder pass. Last,
+        the grounding model's look (else None)."""
         claimed = [i for head in self.head_map.values() for i in head.claimed_token_ids()]
         head_batches = {name: self._head_batch(head, batch, claimed) for name, head in self.head_map.items()}
         active = [name for name, head in self.head_map.items() if head.has_targets(head_batches[name])]
         parallel = [n for n in active if not self.head_map[n].generative]
         pointing = [n for n in active if self.head_map[n].uses_dense_features and "dense_features" not in batch]
-        encoded = self.encode_streams(batch, dense=bool(pointing))
+        encoded = self.encode_streams(batch, dense=bool(pointing) or self.grounding is not None)
         for name in pointing:
             head_batches[name] = {**head_batches[name], "dense_features": encoded.dense}
-        embeds, mask, positions = self.embed(batch, parallel, encoded)
+        looks: list[Look] = []
+        embeds, mask, positions = self.embed(batch, parallel, encoded, looks)
         hidden = self.backbone(inputs_embeds=embeds, attention_mask=mask, position_ids=positions).hidden
         text_len = batch["input_ids"].shape[1]
         parts = []
@@ -240,7 +307,7 @@ class MMLLM(PreTrainedModel):
                 states = hidden[:, offset : offset + head.num_queries]
                 offset += head.num_queries
             parts.append((name, head, states, head_batches[name]))
-        return hidden, parts
+        return hidden, parts, (looks[0] if looks else None)
 
     def _head_batch(self, head: Head, batch: Batch, claimed: list[int]) -> Batch:
         """What ``head`` reads (before its dense maps, which ``_head_states`` adds): the text head loses labels
@@ -266,7 +333,7 @@ class MMLLM(PreTrainedModel):
         chosen = self._head(head)
         if chosen.generative:
             return chosen.predict(generate_ids(self, batch, chosen, **kwargs))
-        encoded = self.encode_streams(batch, dense=chosen.uses_dense_features)
+        encoded = self.encode_streams(batch, dense=chosen.uses_dense_features or self.grounding is not None)
         extra = {"dense_features": encoded.dense} if chosen.uses_dense_features else {}
         return chosen.predict(self.query_hidden(batch, head, encoded), **extra, **kwargs)
 

@@ -20,6 +20,8 @@ from PIL import Image
 
 from embodied.config import ModelSpec
 
+LOOK_TOKEN = "<|look|>"  # embodied.models.grounding's slot (kept here: the processor loads without the model)
+
 IGNORE = -100
 PROCESSOR_FILE = "processor_config.json"
 Target = str | Sequence[int] | None
@@ -110,7 +112,8 @@ class MMLLMProcessor:
     def prompt_text(self, prompt: str) -> str:
         """The chat-formatted prompt (generation prompt included) with expanded placeholders."""
         slots = "".join(slot.token * slot.num_tokens for slot in self.streams.values())
-        messages = [{"role": "user", "content": slots + prompt}]
+        look = LOOK_TOKEN if self.spec.grounding is not None else ""  # a grounding model's slot ends the prompt
+        messages = [{"role": "user", "content": slots + prompt + look}]
         text: str = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return text
 

@@ -117,7 +117,9 @@ class ViewFrame:
 
 @dataclass(frozen=True)
 class Question:
-    """One question with its normalised ground-truth answer, type label and the items it refers to."""
+    """One question with its normalised ground-truth answer, type label and the items it refers to (``objects``:
+    the item asked about; for ``count`` every item counted, for a "no" ``existence`` question none) — the
+    locations a grounded answer should look at."""
 
     text: str
     answer: str
@@ -208,15 +210,15 @@ class QuestionGenerator:
             present = sorted({f.colour for f in objects})
             pool = present if present and rng.random() < 0.75 else list(self.colours)
             colour = pool[int(rng.integers(len(pool)))]
-            n = sum(f.colour == colour for f in objects)
-            return Question(f"how many {colour} objects are there?", str(n), "count")
+            counted = [f.name for f in objects if f.colour == colour]
+            return Question(f"how many {colour} objects are there?", str(len(counted)), "count", tuple(counted))
         if form == 1:
             present = sorted({f.shape for f in items})
             pool = present if present and rng.random() < 0.75 else sorted(set(self.shapes) | set(present))
             shape = pool[int(rng.integers(len(pool)))]
-            n = sum(f.shape == shape for f in items)
-            return Question(f"how many {plural(shape)} are there?", str(n), "count")
-        return Question("how many objects are there?", str(len(objects)), "count")
+            counted = [f.name for f in items if f.shape == shape]
+            return Question(f"how many {plural(shape)} are there?", str(len(counted)), "count", tuple(counted))
+        return Question("how many objects are there?", str(len(objects)), "count", tuple(f.name for f in objects))
 
     def _colour(self, facts: SceneFacts, rng: np.random.Generator, goal: Goal | None) -> Question | None:
         items = facts.items

@@ -168,6 +168,7 @@ class TabletopVQAEnv(gym.Env[dict[str, Any], str]):
             "qtype": self.question.qtype,
             "prediction": prediction,
             "question": self.question.text,
+            "items": sorted(f.phrase for f in scene_facts(self.scene).items),  # what is on the table
         }
         return self._copy(self._obs), reward, True, False, info
 

@@ -56,3 +56,22 @@ def test_workers_split_the_seeds_and_merge_in_order(tmp_path: Path) -> None:
         np.testing.assert_array_equal(x.images["top"], y.images["top"])
         np.testing.assert_array_equal(x.points, y.points)
     assert not list(tmp_path.glob(".*shards*"))  # the shard datasets are removed
+
+
+def test_vqa_pairs_carry_their_referents_pixels_in_the_first_camera() -> None:
+    data = DataSpec(env_kwargs=KWARGS, episodes=3, seed=2, num_envs=1, annotations=["vqa"],
+                    vqa_qtypes=["count", "colour", "existence"])  # fmt: skip
+    episodes, _ = collect_episodes(data, progress=False)
+    seen = set()
+    for episode in episodes:
+        assert episode.point_camera == "top"
+        for pair in episode.vqa:
+            assert pair.points is not None and all(0 <= c <= 63 for p in pair.points for c in p)
+            seen.add((pair.qtype, len(pair.points)))
+            if pair.qtype == "count":
+                assert len(pair.points) == int(pair.answer)  # every item counted
+            if pair.qtype == "colour":
+                assert len(pair.points) == 1  # the item asked about
+            if pair.qtype == "existence":
+                assert len(pair.points) == (1 if pair.answer == "yes" else 0)
+    assert {q for q, _ in seen} == {"count", "colour", "existence"}
