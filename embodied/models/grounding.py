@@ -11,10 +11,10 @@ with one ``<|look|>`` slot, and the model runs the backbone twice:
    focal loss (Zhou et al., 2019, "Objects as Points", eq. 1: ``alpha = 2``, ``beta = 4``, normalised by the number
    of referents; no referent, as in "is there a yellow sphere?" when there is none, means an all-negative map).
 2. **read.** From the look: the ``patch × patch`` cells of ``F`` around the looked-at places (weighted by
-   ``softmax(logit)``; the patch keeps an object's outline, which an average over it loses), where they are (expected (x, y) in [-1, 1]), how strongly something
-   matched (``max_l p_l``) and how many things matched — the soft count ``sum_l p_l · [l is a 3×3 local maximum]``
-   (CenterNet's peak extraction), given to the MLP as radial features around 0 … ``max_count``. An MLP maps them to
-   one token ``[D]``.
+   ``softmax(logit)``; the patch keeps an object's outline, which an average over it loses), where they are
+   (expected (x, y) in [-1, 1]), how strongly something matched (``max_l p_l``) and how many things matched — the
+   soft count ``sum_l p_l · [l is a 3×3 local maximum]`` (CenterNet's peak extraction), given to the MLP as
+   radial features around 0 … ``max_count``. An MLP maps them to one token ``[D]``.
 3. **answer.** The slot holds that token and the backbone runs again; every head reads this second pass.
 
 The heatmap is an image location a user can inspect (``look`` in ``MMLLM.predict``'s grounding output). Without

@@ -31,10 +31,10 @@ def test_collect_train_eval_a_grounding_model(tmp_path: Path) -> None:
     spec = json.loads((run / "instruct" / "model" / "config.json").read_text())["spec"]
     assert spec["grounding"]["patch"] == 3
     out = tmp_path / "eval"
+    flags = ["--episodes", "0", "--vqa-episodes", "4", "--plan-episodes", "2", "--plan-grammar", "--num-envs", "2"]
     evaluated = cli(
-        "eval", str(run / "instruct" / "model"), "--env", "embodied/PickPlace-v0", "--episodes", "0", "--vqa-episodes", "4",
-        "--plan-episodes", "2", "--plan-grammar", "--num-envs", "2", "--out", str(out),
-    )  # fmt: skip
+        "eval", str(run / "instruct" / "model"), "--env", "embodied/PickPlace-v0", *flags, "--out", str(out)
+    )
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     results = read_results(out / "results.json")
     assert results.vqa is not None and results.vqa.episodes == 4

@@ -34,7 +34,7 @@ def episode(camera: str = "front") -> Episode:
 
 def test_vqa_points_survive_the_dataset_round_trip(tmp_path: Path) -> None:
     root = write_dataset([episode()], tmp_path / "d", fps=10)
-    pairs = list(read_dataset(root).episodes())[0].vqa
+    pairs = next(iter(read_dataset(root).episodes())).vqa
     assert [p.points for p in pairs] == [((3.0, 4.0),), ((3.0, 4.0), (20.5, 7.0)), (), None]
     assert VQAPair.coerce({"question": "q", "answer": "a"}).points is None  # datasets from before points
     with pytest.raises(ValueError, match=r"\(u, v\) pairs"):

@@ -106,7 +106,7 @@ def test_prompts_end_with_the_look_slot_and_a_missing_slot_is_an_error() -> None
 def test_bad_grounding_settings_name_the_key() -> None:
     with pytest.raises(ValidationError, match="patch must be odd"):
         ModelSpec.model_validate(grounded_spec(patch=4))
-    with pytest.raises(ValueError, match="grounding.map is 'image/top'"):
+    with pytest.raises(ValueError, match=r"grounding\.map is 'image/top'"):
         MMLLM(MMLLMConfig(spec=grounded_spec(map="image/top")))
 
 
