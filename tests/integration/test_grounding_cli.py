@@ -40,3 +40,8 @@ def test_collect_train_eval_a_grounding_model(tmp_path: Path) -> None:
     assert results.vqa is not None and results.vqa.episodes == 4
     assert 0.0 <= results.vqa.absent_rate <= 1.0 and 0.0 <= results.plans.absent_rate <= 1.0  # type: ignore[union-attr]
     assert "naming absent objects" in evaluated.stdout
+    doctor = cli("doctor", str(run / "instruct" / "model"), "--data", str(run / "data"), "--json")
+    assert doctor.returncode in (0, 1), doctor.stderr[-2000:]  # 1: a check failed (a 3-step model), not a crash
+    checks = {c["name"]: c for c in json.loads(doctor.stdout)["results"]}
+    # the training path (teacher-forced, look pass included) and the acting path agree; the processor matches
+    assert checks["demo-replay"]["status"] == "pass" and checks["preprocessing-parity"]["status"] == "pass"
