@@ -194,6 +194,7 @@ def test_wrong_answer_scores_zero_and_episode_ends(env) -> None:
     assert set(info) == {"qtype"}  # the answer is not leaked before the step
     _, reward, terminated, _, info = env.step("definitely not an answer")
     assert reward == 0.0 and terminated and info["prediction"] == "definitely not answer"
+    assert info["items"] == sorted(f"{o.colour} {o.shape}" for o in env.unwrapped.scene.objects)  # what is there
     with pytest.raises(RuntimeError, match="already answered"):
         env.step("yes")
 

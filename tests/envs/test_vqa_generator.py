@@ -118,6 +118,7 @@ def test_counting_answers() -> None:
         else:
             expected = sum(f.shape + "s" == words[2] for f in ITEMS)
         assert q.answer == str(expected), q
+        assert len(q.objects) == expected and len(set(q.objects)) == expected  # every item counted is a referent
 
 
 def test_attribute_questions_refer_to_unique_items() -> None:
