@@ -39,6 +39,7 @@ class GroundingSettings(BaseModel):
     key_dim: int = Field(32, ge=1, le=4096, description="d_k, width of the look query and the location keys")
     hidden_dim: int = Field(128, ge=1, le=16384, description="width of the query and read MLPs")
     patch: int = Field(5, ge=1, le=15, description="the read takes patch × patch cells around the look (odd)")
+    top_cells: int = Field(4, ge=1, le=64, description="the read gathers patches around the look's strongest cells")
 
     @field_validator("patch")
     @classmethod

@@ -10,8 +10,9 @@ with one ``<|look|>`` slot, and the model runs the backbone twice:
    referents' centres — trained, where a sample names them (``look_targets``), with CenterNet's penalty-reduced
    focal loss (Zhou et al., 2019, "Objects as Points", eq. 1: ``alpha = 2``, ``beta = 4``, normalised by the number
    of referents; no referent, as in "is there a yellow sphere?" when there is none, means an all-negative map).
-2. **read.** From the look: the ``patch × patch`` cells of ``F`` around the looked-at places (weighted by
-   ``softmax(logit)``; the patch keeps an object's outline, which an average over it loses), where they are
+2. **read.** From the look: the ``patch × patch`` cells of ``F`` around the ``top_cells`` strongest cells (weighted
+   by the softmax of their logits; the patch keeps an object's outline, which an average over it loses), where they
+   are
    (expected (x, y) in [-1, 1]), how strongly something matched (``max_l p_l``) and how many things matched — the
    soft count ``sum_l p_l · [l is a 3×3 local maximum]`` (CenterNet's peak extraction), given to the MLP as
    radial features around 0 … ``max_count``. An MLP maps them to one token ``[D]``.
@@ -94,15 +95,18 @@ class Grounding(nn.Module):
     def look(self, hidden: torch.Tensor, dense: torch.Tensor) -> Look:
         """The slot's look-pass state ``[B, D]`` and the dense map ``[B, C, h, w]`` → the look."""
         query = self.query_mlp(hidden.float())  # [B, d_k]
-        keys = self.key_proj(dense.float()).flatten(2)  # [B, d_k, h·w]
-        logits = torch.einsum("bd,bdl->bl", query, keys) / math.sqrt(self.settings.key_dim) + self.bias
+        # q · (W F_l + b) = (q W) · F_l + q · b: the keys [B, d_k, h·w] are never built (as the pointer head)
+        folded = query @ self.key_proj.weight.flatten(1)  # [B, C]
+        offset = query @ self.key_proj.bias  # type: ignore[operator]  # [B]
+        scores = torch.einsum("bc,bcl->bl", folded, dense.float().flatten(2)) + offset[:, None]
+        logits = scores / math.sqrt(self.settings.key_dim) + self.bias
         h, w = dense.shape[-2:]
         return Look(logits, cell_centres(h, w, self.image_hw, dense), (h, w))
 
     def read(self, look: Look, dense: torch.Tensor) -> torch.Tensor:
         """The look and the dense map ``[B, C, h, w]`` → the answer pass's slot token ``[B, D]``."""
         attention = torch.softmax(look.logits, dim=1)  # [B, h·w]
-        features = self._patch(attention, dense.float())  # [B, C·k²]
+        features = self._patch(look.logits, dense.float())  # [B, C·k²]
         xy = attention @ (look.pixels / (self.image_hw[0] - 1) * 2.0 - 1.0)  # [B, 2]
         strongest = torch.sigmoid(look.logits).amax(dim=1, keepdim=True)  # [B, 1]
         levels = torch.arange(self.settings.max_count + 1, device=dense.device, dtype=torch.float32)
@@ -110,21 +114,22 @@ class Grounding(nn.Module):
         read = torch.cat([self.feature_norm(features), xy, strongest, count], dim=1)
         return self.read_mlp(read)  # type: ignore[no-any-return]
 
-    def _patch(self, attention: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
-        """The ``k × k`` cells around the looked-at places, weighted by ``attention [B, h·w]``: ``[B, C·k²]`` with
-        ``patch[d] = sum_m attention(m) · F(m + d)`` for every offset ``d``; computed by shifting the attention map
-        (``[B, h, w]``, cheap) instead of unfolding the map (``[B, C·k², h·w]``, large)."""
+    def _patch(self, logits: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        """The ``k × k`` cells of the map around the ``top_cells`` strongest look cells, weighted by the softmax of
+        their logits: ``[B, C·k²]`` (cells outside the map are zero). Gathered, not computed for every cell: the
+        look is sharp, and a map-wide weighted patch costs k² passes over ``[B, C, h·w]`` and their gradients."""
         b, c, h, w = dense.shape
         k = self.settings.patch
-        r = k // 2
-        padded = F.pad(attention.reshape(b, h, w), (r, r, r, r))  # [B, h + 2r, w + 2r]
-        features = dense.flatten(2)  # [B, C, h·w]
-        cells = []
-        for iy in range(k):
-            for ix in range(k):  # attention(m - d) at every m, for d = (iy - r, ix - r)
-                shifted = padded[:, 2 * r - iy : 2 * r - iy + h, 2 * r - ix : 2 * r - ix + w]
-                cells.append(torch.einsum("bl,bcl->bc", shifted.reshape(b, -1), features))
-        return torch.stack(cells, dim=2).reshape(b, c * k * k)  # [B, C, k²] → [B, C·k²]
+        top = logits.topk(min(self.settings.top_cells, h * w), dim=1)  # [B, T] logits and cell indices
+        weights = torch.softmax(top.values, dim=1)  # [B, T]
+        offsets = torch.arange(k, device=dense.device)
+        rows = (top.indices // w)[:, :, None, None] + offsets[:, None]  # [B, T, k, 1] rows of the padded map
+        cols = (top.indices % w)[:, :, None, None] + offsets[None, :]  # [B, T, 1, k]
+        padded = F.pad(dense, (k // 2,) * 4).permute(0, 2, 3, 1)  # [B, h + k - 1, w + k - 1, C]
+        batch = torch.arange(b, device=dense.device)[:, None, None, None]
+        patches = padded[batch, rows, cols]  # [B, T, k, k, C]
+        mixed = (weights[:, :, None, None, None] * patches).sum(dim=1)  # [B, k, k, C]
+        return mixed.permute(0, 3, 1, 2).reshape(b, c * k * k)  # [B, C, k, k] → [B, C·k²]
 
     def target(self, look: Look, targets: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         """``[B, h·w]`` Gaussian heatmap (peak 1) around each row's first ``counts[b]`` of ``targets [B, K, 2]``."""

@@ -66,18 +66,31 @@ def test_no_referent_is_an_all_negative_map_and_the_mask_drops_rows() -> None:
     assert float(loss) == pytest.approx(expected, rel=1e-5)
 
 
-def test_the_patch_read_equals_cropping_the_map_at_a_one_hot_look() -> None:
-    module = Grounding(GroundingSettings(patch=3), embed_dim=8, map_dim=2, image_size=5)
+def test_the_patch_read_crops_the_map_around_the_strongest_cells() -> None:
+    module = Grounding(GroundingSettings(patch=3, top_cells=2), embed_dim=8, map_dim=2, image_size=5)
     dense = torch.arange(2 * 5 * 5, dtype=torch.float32).reshape(1, 2, 5, 5)
-    attention = torch.zeros(1, 25)
-    attention[0, 1 * 5 + 3] = 1.0  # row 1, column 3
-    patch = module._patch(attention, dense).reshape(2, 3, 3)
+    logits = torch.full((1, 25), -50.0)
+    logits[0, 1 * 5 + 3] = 50.0  # row 1, column 3: the only strong cell
+    patch = module._patch(logits, dense).reshape(2, 3, 3)
     torch.testing.assert_close(patch, dense[0, :, 0:3, 2:5])
-    attention = torch.zeros(1, 25)
-    attention[0, 0] = 1.0  # a corner: the patch's cells outside the map are zero
-    corner = module._patch(attention, dense).reshape(2, 3, 3)
+    logits = torch.full((1, 25), -50.0)
+    logits[0, 0] = 50.0  # a corner: the patch's cells outside the map are zero
+    corner = module._patch(logits, dense).reshape(2, 3, 3)
     torch.testing.assert_close(corner[:, 1:, 1:], dense[0, :, 0:2, 0:2])
-    assert float(corner[:, 0].abs().sum() + corner[:, :, 0].abs().sum()) == 0.0
+    assert float(corner[:, 0].abs().sum() + corner[:, :, 0].abs().sum()) < 1e-30  # (the 2nd cell: e^-100)
+    logits = torch.full((1, 25), -50.0)
+    logits[0, 6], logits[0, 18] = 0.0, math.log(3.0)  # two cells, weights 1/4 and 3/4
+    mixed = module._patch(logits, dense).reshape(2, 3, 3)
+    torch.testing.assert_close(mixed, 0.25 * dense[0, :, 0:3, 0:3] + 0.75 * dense[0, :, 2:5, 2:5])
+
+
+def test_the_folded_scores_equal_the_keys_first() -> None:
+    torch.manual_seed(0)
+    module = Grounding(GroundingSettings(key_dim=8, hidden_dim=16), embed_dim=12, map_dim=4, image_size=6)
+    hidden, dense = torch.randn(3, 12), torch.randn(3, 4, 6, 6)
+    keys = module.key_proj(dense).flatten(2)  # [B, d_k, L]
+    expected = torch.einsum("bd,bdl->bl", module.query_mlp(hidden), keys) / math.sqrt(8) + module.bias
+    torch.testing.assert_close(module.look(hidden, dense).logits, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_soft_count_sums_the_local_maxima() -> None:
