@@ -33,7 +33,7 @@ def to_device(batch: Any, device: torch.device) -> Any:
 def model_batch(model: Any, processor: Any, obs: dict[str, Any], rows: Sequence[int], kind: str) -> dict[str, Any]:
     """The processed model batch for sub-envs ``rows`` with the ``kind`` prompts, on the model's device."""
     observations = unbatch(obs, rows)
-    batch = processor(observations, prompts_for(observations, kind))
+    batch = processor(observations, prompts_for(observations, kind), kinds=kind)
     return dict(to_device(batch, next(model.parameters()).device))
 
 

@@ -103,7 +103,7 @@ def batch(model: Any, data: VQAData, rows: np.ndarray, targets: bool = True) -> 
     """Rows ``rows`` of ``data`` as a processed batch (answers as text targets; look targets for a grounding model)."""
     observations = [{"images": {"top": data.images[i]}} for i in rows]
     answers = [data.answers[i] for i in rows] if targets else None
-    out: dict[str, Any] = model.processor(observations, [data.questions[i] for i in rows], answers)
+    out: dict[str, Any] = model.processor(observations, [data.questions[i] for i in rows], answers, kinds="vqa")
     if targets and model.grounding is not None:
         out["look_targets"] = torch.as_tensor(data.referents[rows])
         out["look_count"] = torch.as_tensor(data.counts[rows])

@@ -6,7 +6,7 @@ their keys are checked against the registered family's own settings model (``emb
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -28,6 +28,9 @@ def _all_full() -> dict[str, PolicySpec]:
     return dict.fromkeys(POLICY_GROUPS, "full")
 
 
+LookKind = Literal["action", "vqa", "plan", "caption"]
+
+
 class GroundingSettings(BaseModel):
     """``grounding:`` in the model spec (``embodied.models.grounding``; absent: no look slot, one backbone pass)."""
 
@@ -40,6 +43,11 @@ class GroundingSettings(BaseModel):
     hidden_dim: int = Field(128, ge=1, le=16384, description="width of the query and read MLPs")
     patch: int = Field(5, ge=1, le=15, description="the read takes patch × patch cells around the look (odd)")
     top_cells: int = Field(4, ge=1, le=64, description="the read gathers patches around the look's strongest cells")
+    kinds: list[LookKind] = Field(
+        default_factory=lambda: ["vqa", "plan"],  # type: ignore[arg-type]
+        min_length=1,
+        description="prompt kinds that look first (answers and plans); the others keep one backbone pass",
+    )
 
     @field_validator("patch")
     @classmethod

@@ -243,7 +243,8 @@ def to_batch(model: Any, samples: Sequence[Sample]) -> dict[str, Any]:
         else:
             raise ValueError("the batch has action samples but the model has no action head to train on them")
     observations = [s.observation for s in samples]
-    batch: dict[str, Any] = model.processor(observations, [s.prompt for s in samples], targets, actions=actions)
+    prompts, kinds = [s.prompt for s in samples], [s.kind for s in samples]
+    batch: dict[str, Any] = model.processor(observations, prompts, targets, actions=actions, kinds=kinds)
     if masks is not None:
         batch["action_mask"] = torch.as_tensor(masks)
     if any(getattr(h, "uses_dense_features", False) for h in heads) and any(s.points is not None for s in samples):

@@ -98,8 +98,9 @@ def _training_sample(model: MMLLM, observation: dict[str, Any], prompt: str) -> 
 
 
 def _batch_differences(model: MMLLM, saved: MMLLMProcessor, observation: dict[str, Any], prompt: str) -> list[str]:
-    train = to_batch(model, [_training_sample(model, observation, prompt)])
-    infer = saved([observation], [prompt])
+    sample = _training_sample(model, observation, prompt)
+    train = to_batch(model, [sample])
+    infer = saved([observation], [prompt], kinds=sample.kind)
     problems = []
     for key in ("images", "depth"):
         problems += _tensor_differences(key, train.get(key, {}), infer.get(key, {}))

@@ -64,7 +64,7 @@ def predict_actions(
     seed: int = 0,
 ) -> np.ndarray:
     """Inference path: action chunks ``[B, H, A]`` in [-1, 1] (greedy; sampling heads seeded with ``seed``)."""
-    return predict_batch(model, processor(list(observations), list(prompts)), head, seed)
+    return predict_batch(model, processor(list(observations), list(prompts), kinds="action"), head, seed)
 
 
 @torch.no_grad()

@@ -40,11 +40,13 @@ __all__ = ["LOOK_TOKEN", "Grounding", "GroundingSettings", "Look"]
 
 @dataclass
 class Look:
-    """One look: ``logits [B, h·w]`` over ``pixels [h·w, 2]`` (cell centres, image pixels (u, v)) of map ``h×w``."""
+    """One look: ``logits [R, h·w]`` over ``pixels [h·w, 2]`` (cell centres, image pixels (u, v)) of map ``h×w``,
+    for the batch rows ``rows [R]`` whose prompts looked."""
 
     logits: torch.Tensor
     pixels: torch.Tensor
     shape: tuple[int, int]
+    rows: torch.Tensor | None = None
 
     @property
     def heatmap(self) -> torch.Tensor:
@@ -92,8 +94,8 @@ class Grounding(nn.Module):
             nn.Linear(read_in, settings.hidden_dim), nn.GELU(), nn.Linear(settings.hidden_dim, embed_dim)
         )
 
-    def look(self, hidden: torch.Tensor, dense: torch.Tensor) -> Look:
-        """The slot's look-pass state ``[B, D]`` and the dense map ``[B, C, h, w]`` → the look."""
+    def look(self, hidden: torch.Tensor, dense: torch.Tensor, rows: torch.Tensor | None = None) -> Look:
+        """The slot's look-pass state ``[R, D]`` and the dense map ``[R, C, h, w]`` of batch rows ``rows`` → the look."""
         query = self.query_mlp(hidden.float())  # [B, d_k]
         # q · (W F_l + b) = (q W) · F_l + q · b: the keys [B, d_k, h·w] are never built (as the pointer head)
         folded = query @ self.key_proj.weight.flatten(1)  # [B, C]
@@ -101,7 +103,7 @@ class Grounding(nn.Module):
         scores = torch.einsum("bc,bcl->bl", folded, dense.float().flatten(2)) + offset[:, None]
         logits = scores / math.sqrt(self.settings.key_dim) + self.bias
         h, w = dense.shape[-2:]
-        return Look(logits, cell_centres(h, w, self.image_hw, dense), (h, w))
+        return Look(logits, cell_centres(h, w, self.image_hw, dense), (h, w), rows)
 
     def read(self, look: Look, dense: torch.Tensor) -> torch.Tensor:
         """The look and the dense map ``[B, C, h, w]`` → the answer pass's slot token ``[B, D]``."""
@@ -144,11 +146,12 @@ class Grounding(nn.Module):
 
     def loss(self, look: Look, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """CenterNet's focal loss of the look on the rows with ``look_mask`` 1 (targets ``look_targets [B, K, 2]``,
-        ``look_count [B]`` of them real)."""
+        ``look_count [B]`` of them real; only the rows that looked, ``look.rows``, count)."""
         device = look.logits.device
-        mask = batch["look_mask"].float().to(device)
-        counts = batch["look_count"].long().to(device)
-        target = self.target(look, batch["look_targets"].to(device), counts)
+        rows = look.rows if look.rows is not None else torch.arange(look.logits.shape[0], device=device)
+        mask = batch["look_mask"].float().to(device)[rows]
+        counts = batch["look_count"].long().to(device)[rows]
+        target = self.target(look, batch["look_targets"].to(device)[rows], counts)
         alpha, beta = self.settings.focal_alpha, self.settings.focal_beta
         log_p, log_not_p = F.logsigmoid(look.logits), F.logsigmoid(-look.logits)
         p = torch.sigmoid(look.logits)

@@ -188,7 +188,7 @@ class MMLLM(PreTrainedModel):
                     f"tokens per sample but the prompts hold {counts.tolist()} {placeholder_token(name)} tokens"
                 )
             embeds = embeds.masked_scatter(slots.unsqueeze(-1), tokens.reshape(-1, tokens.shape[-1]))
-        if self.grounding is not None:
+        if self.grounding is not None and bool((input_ids == self.look_id).any()):
             embeds, look = self._ground(batch, embeds, encoded)
             if looks is not None:
                 looks.append(look)
@@ -201,35 +201,40 @@ class MMLLM(PreTrainedModel):
         return embeds, mask, positions
 
     def _ground(self, batch: Batch, embeds: torch.Tensor, encoded: StreamOutputs) -> tuple[torch.Tensor, Look]:
-        """Fill the ``<|look|>`` slots ``[B, T, D]``: the look pass with the learned query there, then its read."""
+        """Fill the ``<|look|>`` slots ``[B, T, D]``: the look pass (of the rows with a slot only) with the learned
+        query there, then its read."""
         assert self.grounding is not None
-        slots = batch["input_ids"] == self.look_id  # [B, T], one per row
+        slots = batch["input_ids"] == self.look_id  # [B, T], at most one per row
         counts = slots.sum(dim=1)
-        if bool((counts != 1).any()):
+        if bool((counts > 1).any()):
             raise ValueError(
-                f"a grounding model needs one {LOOK_TOKEN} per prompt, got {counts.tolist()}: build batches with "
-                "model.processor (it ends every prompt with the slot)"
+                f"a grounding model takes at most one {LOOK_TOKEN} per prompt, got {counts.tolist()}: build batches "
+                "with model.processor (it ends the prompts of grounding.kinds with the slot)"
             )
+        rows = torch.nonzero(counts == 1).flatten()  # [R]
         dense = encoded.dense.get(self.look_map)
         if dense is None:  # the caller encoded without dense maps
             stream, camera = self.look_map.split("/", 1)
             dense = self.stream_map[stream].dense_features(batch)[camera]
-        mask = batch["attention_mask"]
+        dense, mask, own = dense[rows], batch["attention_mask"][rows], slots[rows]
         positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
-        query = self.grounding.query.to(embeds.dtype).expand(embeds.shape[0], -1)  # [B, D]
-        first = embeds.masked_scatter(slots.unsqueeze(-1), query)
-        state = self.backbone(inputs_embeds=first, attention_mask=mask, position_ids=positions).hidden[slots]  # [B, D]
-        look = self.grounding.look(state, dense)
-        read = self.grounding.read(look, dense).to(embeds.dtype)  # [B, D]
+        query = self.grounding.query.to(embeds.dtype).expand(len(rows), -1)  # [R, D]
+        first = embeds[rows].masked_scatter(own.unsqueeze(-1), query)
+        state = self.backbone(inputs_embeds=first, attention_mask=mask, position_ids=positions).hidden[own]  # [R, D]
+        look = self.grounding.look(state, dense, rows)
+        read = self.grounding.read(look, dense).to(embeds.dtype)  # [R, D], in row order as the slots
         return embeds.masked_scatter(slots.unsqueeze(-1), read), look
 
     @torch.no_grad()
     def look(self, batch: Batch) -> Look:
-        """Where a grounding model looks for each prompt of a processed batch (heatmap, peaks, soft count)."""
+        """Where a grounding model looks for the prompts of a processed batch that end with the look slot (heatmap,
+        peaks, soft count; ``look.rows`` are their rows in the batch)."""
         if self.grounding is None:
             raise ValueError("this model has no grounding (model.grounding in its spec)")
         looks: list[Look] = []
         self.embed(batch, looks=looks)
+        if not looks:
+            raise ValueError(f"no prompt of this batch ends with {LOOK_TOKEN} (grounding.kinds decides which do)")
         return looks[0]
 
     def encode_streams(self, batch: Batch, dense: bool = False) -> StreamOutputs:

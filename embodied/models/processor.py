@@ -25,6 +25,8 @@ LOOK_TOKEN = "<|look|>"  # embodied.models.grounding's slot (kept here: the proc
 IGNORE = -100
 PROCESSOR_FILE = "processor_config.json"
 Target = str | Sequence[int] | None
+#: the sample kind of a batch's prompts: one for all, one per prompt, or None (unknown)
+Kinds = str | Sequence[str | None] | None
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class MMLLMProcessor:
         self.std = np.asarray(spec.image_std, dtype=np.float32).reshape(3, 1, 1)
         # prompt → token ids: the chat template and tokenizer are deterministic, and RL re-encodes the same
         # prompts every step (bounded, so a stream of distinct prompts cannot grow it without limit)
-        self._prompt_ids: dict[str, list[int]] = {}
+        self._prompt_ids: dict[tuple[str, bool], list[int]] = {}
         self._target_cache: dict[str, list[int]] = {}
 
     def save_pretrained(self, directory: str | Path) -> Path:
@@ -109,31 +111,42 @@ class MMLLMProcessor:
         return out
 
     # ----------------------------------------------------------------------------------------- text
-    def prompt_text(self, prompt: str) -> str:
-        """The chat-formatted prompt (generation prompt included) with expanded placeholders."""
+    def looks(self, kind: str | None) -> bool:
+        """Whether a prompt of sample ``kind`` ends with a grounding model's ``<|look|>`` slot: its kind is one of
+        ``grounding.kinds``; a prompt of unknown kind (``None``) always does."""
+        grounding = self.spec.grounding
+        return grounding is not None and (kind is None or kind in grounding.kinds)
+
+    def prompt_text(self, prompt: str, look: bool = False) -> str:
+        """The chat-formatted prompt (generation prompt included) with expanded placeholders (and the look slot)."""
         slots = "".join(slot.token * slot.num_tokens for slot in self.streams.values())
-        look = LOOK_TOKEN if self.spec.grounding is not None else ""  # a grounding model's slot ends the prompt
-        messages = [{"role": "user", "content": slots + prompt + look}]
+        messages = [{"role": "user", "content": slots + prompt + (LOOK_TOKEN if look else "")}]
         text: str = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return text
 
-    def prompt_ids(self, prompt: str) -> list[int]:
+    def prompt_ids(self, prompt: str, look: bool = False) -> list[int]:
         """Token ids of the chat-formatted ``prompt`` (cached per processor, up to 4096 distinct prompts)."""
-        ids = self._prompt_ids.get(prompt)
+        ids = self._prompt_ids.get((prompt, look))
         if ids is None:
-            ids = list(self.tokenizer(self.prompt_text(prompt), add_special_tokens=False)["input_ids"])
+            ids = list(self.tokenizer(self.prompt_text(prompt, look), add_special_tokens=False)["input_ids"])
             if len(self._prompt_ids) < 4096:
-                self._prompt_ids[prompt] = ids
+                self._prompt_ids[(prompt, look)] = ids
         return list(ids)
 
-    def encode_text(self, prompts: Sequence[str], targets: Sequence[Target] | None = None) -> dict[str, Any]:
-        """Tokenise prompts (+ targets) into left-padded ``input_ids``, ``attention_mask``, ``labels``."""
+    def encode_text(
+        self, prompts: Sequence[str], targets: Sequence[Target] | None = None, kinds: Kinds = None
+    ) -> dict[str, Any]:
+        """Tokenise prompts (+ targets) into left-padded ``input_ids``, ``attention_mask``, ``labels``; ``kinds``
+        (one sample kind, one per prompt, or None) decides which prompts end with the look slot (``looks``)."""
         targets = list(targets) if targets is not None else [None] * len(prompts)
         if len(targets) != len(prompts):
             raise ValueError(f"got {len(prompts)} prompts but {len(targets)} targets")
+        per_row = [kinds] * len(prompts) if kinds is None or isinstance(kinds, str) else list(kinds)
+        if len(per_row) != len(prompts):
+            raise ValueError(f"got {len(prompts)} prompts but {len(per_row)} kinds")
         rows, labels = [], []
-        for prompt, target in zip(prompts, targets, strict=True):
-            ids = self.prompt_ids(prompt)
+        for prompt, target, kind in zip(prompts, targets, per_row, strict=True):
+            ids = self.prompt_ids(prompt, self.looks(kind))
             tgt = self._target_ids(target)
             rows.append(ids + tgt)
             labels.append([IGNORE] * len(ids) + tgt)
@@ -169,11 +182,13 @@ class MMLLMProcessor:
         prompts: Sequence[str],
         targets: Sequence[Target] | None = None,
         actions: np.ndarray | torch.Tensor | None = None,
+        kinds: Kinds = None,
     ) -> dict[str, Any]:
-        """A full batch: modalities, tokens, labels and (normalised) action chunks ``[B, H, A]``."""
+        """A full batch: modalities, tokens, labels and (normalised) action chunks ``[B, H, A]``; ``kinds``: the
+        sample kind of every prompt (or one for all), which decides a grounding model's look slots."""
         if len(observations) != len(prompts):
             raise ValueError(f"got {len(observations)} observations but {len(prompts)} prompts")
-        batch = {**self.observations(observations), **self.encode_text(prompts, targets)}
+        batch = {**self.observations(observations), **self.encode_text(prompts, targets, kinds)}
         if actions is not None:
             batch["actions"] = torch.as_tensor(np.asarray(actions, dtype=np.float32))
         return batch

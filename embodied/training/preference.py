@@ -158,10 +158,11 @@ def preference_batch(
     prompts: Sequence[str],
     chosen_targets: Sequence[Any],
     rejected_targets: Sequence[Any],
+    kind: str | None = None,
 ) -> dict[str, Batch]:
     """``{"chosen": batch, "rejected": batch}``: the model's processor run on the same observations and prompts
     with the two target lists (text, or token ids such as ``head.encode(actions)`` rows), ready for
-    ``PreferenceModel(**batch)`` or the Trainer."""
+    ``PreferenceModel(**batch)`` or the Trainer; ``kind``: the prompts' sample kind (a grounding model's look)."""
     if not len(chosen_targets) == len(rejected_targets) == len(prompts):
         raise ValueError(
             f"a preference pair needs one chosen and one rejected target per prompt: got {len(prompts)} prompts, "
@@ -169,6 +170,6 @@ def preference_batch(
         )
     processor = model.processor
     return {
-        "chosen": processor(observations, prompts, chosen_targets),
-        "rejected": processor(observations, prompts, rejected_targets),
+        "chosen": processor(observations, prompts, chosen_targets, kinds=kind),
+        "rejected": processor(observations, prompts, rejected_targets, kinds=kind),
     }

@@ -336,6 +336,7 @@ def _preference_trainer(
             [p.sample.prompt for p in chosen],
             [p.sample.target for p in chosen],
             [p.rejected for p in chosen],
+            kind="vqa",
         )
 
     logger.info("stage %r: %d preference pairs", stage.name, len(pairs))

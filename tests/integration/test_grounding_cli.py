@@ -27,7 +27,7 @@ def test_collect_train_eval_a_grounding_model(tmp_path: Path) -> None:
     train = cli("train", config, "--run-dir", str(run), *common)  # align, instruct, preference (DPO)
     assert train.returncode == 0, train.stderr[-2000:]
     rows = [r for r in read_metrics(run / "instruct") if "look/loss" in r]
-    assert rows and all(r["look/loss"] > 0 for r in rows)  # VQA rows and action rows both supervise the look
+    assert rows and all(r["look/loss"] > 0 for r in rows)  # the VQA and plan rows look (grounding.kinds)
     spec = json.loads((run / "instruct" / "model" / "config.json").read_text())["spec"]
     assert spec["grounding"]["patch"] == 3
     out = tmp_path / "eval"

@@ -213,7 +213,7 @@ class Collector:
 
     def batch(self, observations: Sequence[dict[str, Any]], prompts: Sequence[str]) -> dict[str, Any]:
         """The processed model batch, on the policy's device (the update calls this too)."""
-        processed = self.processor(list(observations), list(prompts))
+        processed = self.processor(list(observations), list(prompts), kinds=self.prompt)
         device = next(self.policy.parameters()).device
         return {k: _to(v, device) for k, v in processed.items()}
 

@@ -105,15 +105,36 @@ def test_soft_count_sums_the_local_maxima() -> None:
     assert points.tolist() == [[1.0, 1.0], [4.0, 4.0]]  # (u, v) of the two peaks
 
 
-def test_prompts_end_with_the_look_slot_and_a_missing_slot_is_an_error() -> None:
+def test_prompts_end_with_the_look_slot_and_two_slots_are_an_error() -> None:
     model = MMLLM(MMLLMConfig(spec=grounded_spec()))
-    text = model.processor.prompt_text("what colour is the cube?")
+    text = model.processor.prompt_text("what colour is the cube?", look=True)
     assert text.count(LOOK_TOKEN) == 1 and text.index(LOOK_TOKEN) > text.index("cube?")
     obs = [{"images": {c: np.zeros((32, 32, 3), np.uint8) for c in ("front", "wrist")}, "state": np.zeros(9)}]
-    batch = model.processor(obs, ["what colour is the cube?"])
-    batch["input_ids"] = batch["input_ids"].masked_fill(batch["input_ids"] == model.look_id, 0)
-    with pytest.raises(ValueError, match="one <\\|look\\|> per prompt"):
+    batch = model.processor(obs, ["what colour is the cube?"], kinds="vqa")
+    assert int((batch["input_ids"] == model.look_id).sum()) == 1
+    batch["input_ids"][0, -8] = model.look_id
+    with pytest.raises(ValueError, match="at most one <\\|look\\|> per prompt"):
         model.embed(batch)
+
+
+def test_only_the_grounding_kinds_look_and_the_loss_reads_their_rows() -> None:
+    torch.manual_seed(0)
+    model = MMLLM(MMLLMConfig(spec=grounded_spec()))  # kinds: vqa, plan (the default)
+    assert not model.processor.looks("action") and model.processor.looks("vqa") and model.processor.looks(None)
+    obs, prompts, pixels = synthetic_scenes(4, seed=3)
+    batch = model.processor(obs, prompts, ["yes"] * 4, kinds=["vqa", "action", "plan", "action"])
+    assert (batch["input_ids"] == model.look_id).sum(dim=1).tolist() == [1, 0, 1, 0]
+    look = model.look(batch)
+    assert look.rows is not None and look.rows.tolist() == [0, 2] and look.logits.shape[0] == 2
+    targets = torch.as_tensor(np.maximum(pixels, 0))[:, None]
+    batch |= {"look_targets": targets, "look_count": torch.ones(4, dtype=torch.long), "look_mask": torch.ones(4)}
+    full = model(**batch).metrics["look/loss"]
+    batch["look_mask"] = torch.tensor([1.0, 0.0, 1.0, 0.0])  # the rows that did not look never counted
+    assert model(**batch).metrics["look/loss"] == pytest.approx(full)
+    plain = model.processor(obs, prompts, kinds="action")
+    with pytest.raises(ValueError, match="no prompt of this batch"):
+        model.look(plain)
+    assert len(model.predict(plain, "text")) == 4  # one backbone pass, no look
 
 
 def test_bad_grounding_settings_name_the_key() -> None:
