@@ -95,7 +95,7 @@ class Grounding(nn.Module):
         )
 
     def look(self, hidden: torch.Tensor, dense: torch.Tensor, rows: torch.Tensor | None = None) -> Look:
-        """The slot's look-pass state ``[R, D]`` and the dense map ``[R, C, h, w]`` of batch rows ``rows`` → the look."""
+        """The slot's look-pass state ``[R, D]`` and dense map ``[R, C, h, w]`` of batch rows ``rows`` → the look."""
         query = self.query_mlp(hidden.float())  # [B, d_k]
         # q · (W F_l + b) = (q W) · F_l + q · b: the keys [B, d_k, h·w] are never built (as the pointer head)
         folded = query @ self.key_proj.weight.flatten(1)  # [B, C]
