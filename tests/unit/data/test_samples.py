@@ -192,7 +192,9 @@ def test_to_batch_errors(model: Any) -> None:
 def _fake_model(*heads: SimpleNamespace) -> SimpleNamespace:
     """A stand-in with ``heads`` and a processor that records its arguments (no LM needed)."""
 
-    def processor(observations: Any, prompts: Any, targets: Any, actions: Any = None) -> dict[str, Any]:
+    def processor(
+        observations: Any, prompts: Any, targets: Any, actions: Any = None, kinds: Any = None
+    ) -> dict[str, Any]:
         return {"targets": list(targets), "actions": actions}
 
     return SimpleNamespace(heads={str(i): h for i, h in enumerate(heads)}, processor=processor)
