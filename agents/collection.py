@@ -98,16 +98,15 @@ def item_pixels(env: gym.Env[Any, Any], names: Sequence[str], camera: str) -> np
     scene = env.unwrapped.scene  # type: ignore[attr-defined]
     if not names:
         return np.zeros((0, 2), np.float32)
-    world = np.stack([scene.position(name) for name in names])
-    params = env.unwrapped.camera_params()[camera]  # type: ignore[attr-defined]
-    uv, _ = world_to_pixel(world, params["intrinsics"], params["extrinsics"])
-    return uv.astype(np.float32)
+    return _pixels(env, np.stack([scene.position(name) for name in names]), camera)
 
 
 def first_camera(data: DataSpec) -> str:
     """The env's first camera (``env_kwargs["cameras"]``, default front): where annotations' pixels are."""
     cameras = list(data.env_kwargs.get("cameras", ["front"]))
-    return str(cameras[0]) if cameras else "front"
+    if not cameras:
+        raise ValueError(f"data.annotations has {sorted(data.annotations)} but data.env_kwargs.cameras is empty")
+    return str(cameras[0])
 
 
 def point_camera(data: DataSpec) -> str:
@@ -117,10 +116,7 @@ def point_camera(data: DataSpec) -> str:
             f"data.annotations has 'points' but data.env_kwargs.control is {data.env_kwargs.get('control')!r}; "
             "pointing targets are the arguments of primitive actions (control: primitive)"
         )
-    cameras = list(data.env_kwargs.get("cameras", ["front"]))
-    if not cameras:
-        raise ValueError("data.annotations has 'points' but data.env_kwargs.cameras is empty")
-    return str(cameras[0])
+    return first_camera(data)
 
 
 def action_points(env: gym.Env[Any, Any], action: np.ndarray, camera: str) -> np.ndarray:
@@ -128,6 +124,11 @@ def action_points(env: gym.Env[Any, Any], action: np.ndarray, camera: str) -> np
     physical = decode_primitive(np.asarray(action, np.float64))
     lift = np.array([0.0, 0.0, env.unwrapped.scene.table_height])  # type: ignore[attr-defined]
     world = np.stack([physical[0:3], physical[3:6]]) + lift  # z in the action is above the table top
+    return _pixels(env, world, camera)
+
+
+def _pixels(env: gym.Env[Any, Any], world: np.ndarray, camera: str) -> np.ndarray:
+    """World points ``[N, 3]`` → pixels (u, v) ``[N, 2]`` float32 in ``camera`` of the env."""
     params = env.unwrapped.camera_params()[camera]  # type: ignore[attr-defined]
     uv, _ = world_to_pixel(world, params["intrinsics"], params["extrinsics"])
     return uv.astype(np.float32)

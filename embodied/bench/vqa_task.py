@@ -125,10 +125,10 @@ def evaluate(model: Any, data: VQAData, chunk: int = 100) -> dict[str, float]:
         for i, text in zip(rows, model.predict(processed, "text"), strict=True):
             correct[data.qtypes[i]].append(normalize_answer(text) == data.answers[i])
         if model.grounding is not None:
-            look = model.look(processed)
-            best = look.pixels[look.logits.argmax(dim=1)].numpy()
+            look = model.look(processed)  # every VQA prompt looks: its rows are the batch's
+            best, counts = look.pixels[look.logits.argmax(dim=1)].numpy(), look.count().numpy()
             for k, i in enumerate(rows):
-                correct["look_count"].append(abs(float(look.count()[k]) - int(data.counts[i])) < 0.5)
+                correct["look_count"].append(abs(float(counts[k]) - int(data.counts[i])) < 0.5)
                 if data.qtypes[i] in ("colour", "shape") and data.counts[i] >= 1:
                     correct["look_within_2px"].append(float(np.linalg.norm(best[k] - data.referents[i, 0])) <= 2.0)
     model.train()

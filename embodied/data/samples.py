@@ -250,13 +250,13 @@ def to_batch(model: Any, samples: Sequence[Sample]) -> dict[str, Any]:
     if any(getattr(h, "uses_dense_features", False) for h in heads) and any(s.points is not None for s in samples):
         batch |= _point_targets(model, samples)
     if getattr(model, "grounding", None) is not None:
-        referents = [look_referents(s) for s in samples]
+        referents = [_look_referents(s) for s in samples]
         if any(r is not None for r in referents):
             batch |= _look_targets(samples, referents, model.look_map.split("/", 1)[1])
     return batch
 
 
-def look_referents(sample: Sample) -> np.ndarray | None:
+def _look_referents(sample: Sample) -> np.ndarray | None:
     """What a grounding model should look at for ``sample``: a VQA pair's referents, or an action's pick and place
     points (the objects its instruction names), else None (unsupervised)."""
     if sample.look is not None:

@@ -212,11 +212,8 @@ class MMLLM(PreTrainedModel):
                 "with model.processor (it ends the prompts of grounding.kinds with the slot)"
             )
         rows = torch.nonzero(counts == 1).flatten()  # [R]
-        dense = encoded.dense.get(self.look_map)
-        if dense is None:  # the caller encoded without dense maps
-            stream, camera = self.look_map.split("/", 1)
-            dense = self.stream_map[stream].dense_features(batch)[camera]
-        dense, mask, own = dense[rows], batch["attention_mask"][rows], slots[rows]
+        dense = encoded.dense[self.look_map][rows]  # every caller encodes a grounding model's batch with its maps
+        mask, own = batch["attention_mask"][rows], slots[rows]
         positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
         query = self.grounding.query.to(embeds.dtype).expand(len(rows), -1)  # [R, D]
         first = embeds[rows].masked_scatter(own.unsqueeze(-1), query)

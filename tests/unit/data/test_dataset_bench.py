@@ -12,6 +12,9 @@ def test_quick_run_reports_inline_and_video_read_throughput() -> None:
     assert BENCHMARKS["dataset"] == "embodied.bench.dataset"
     result = dataset.run(quick=True)
     assert result["frames"] == 60 and result["inline_frames_per_s"] > 0
+    # write throughput now and with the previous path, both measured in this run (their ratio is not asserted)
+    assert result["write_frames_per_s"] > 0 and result["write_reference_frames_per_s"] > 0
+    assert result["write_speedup"] == result["write_frames_per_s"] / result["write_reference_frames_per_s"]
     has_av = importlib.util.find_spec("av") is not None
     for codec in ("svtav1", "x264"):
         assert (result[f"video_{codec}_frames_per_s"] is not None) == has_av
