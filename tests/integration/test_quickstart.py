@@ -47,7 +47,9 @@ def test_quickstart_runs_every_phase_and_reports(tmp_path: Path, capsys: pytest.
     timings = json.loads((run / "timings.json").read_text())
     stages = {"train align", "train instruct", "train preference"}
     assert set(timings) == {"collect", "train", "evaluate heldout", "evaluate heldout-seeds", "total"} | stages
-    assert sum(timings[s] for s in stages) <= timings["train"]  # each stage's own time, part of the train phase
+    # each stage's own time, part of the train phase; every figure is rounded to 0.1 s, so the sum may exceed the
+    # rounded phase by at most half a tenth per figure
+    assert sum(timings[s] for s in stages) <= timings["train"] + 0.05 * (len(stages) + 1)
     assert not (run / "eval" / "heldout" / "comparison.json").exists()  # no rl stage: nothing to compare
 
 
