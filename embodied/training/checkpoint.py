@@ -12,6 +12,8 @@ Layout of ``run_dir/checkpoints/step-000123/`` (optional parts are absent when n
     rng.safetensors        torch CPU / CUDA / named generator byte states
     hooks.json             continual-learning hooks' plain-JSON state                 (optional)
     hooks.safetensors      their tensors (Fisher, anchors, generator states)          (optional)
+    part-<name>.json       a trainer's own named part, e.g. the rl stage's            (optional)
+    part-<name>.safetensors  self-imitation buffer, with its tensors                  (optional)
     manifest.json          sha256 and size of every file above, self-checksummed
 
 A save goes to ``.tmp-step-000123-<pid>/``; every file and the directory are fsynced, the directory is renamed
@@ -25,7 +27,7 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,7 @@ from embodied.training.state_codec import (
 __all__ = [
     "Checkpoint",
     "CheckpointError",
+    "StatePair",
     "latest_checkpoint",
     "load_checkpoint",
     "restore_optimizer",
@@ -66,6 +69,10 @@ logger = logging.getLogger("embodied")
 
 CHECKPOINTS = "checkpoints"
 _TMP_PREFIX = ".tmp-"
+_PART_PREFIX = "part-"
+
+#: JSON tree and tensors of one piece of state (hooks, a trainer's named parts)
+StatePair = tuple[dict[str, Any], dict[str, torch.Tensor]]
 
 
 @dataclass(eq=False)
@@ -79,7 +86,9 @@ class Checkpoint:
     scheduler_state: dict[str, Any] | None
     trainer_state: dict[str, Any]
     rng: RngState
-    hooks_state: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None
+    hooks_state: StatePair | None = None
+    #: a trainer's own named parts (``part-<name>.json`` + ``.safetensors``), e.g. ``self_imitation``
+    parts: dict[str, StatePair] = field(default_factory=dict)
 
 
 def step_dir_name(step: int) -> str:
@@ -93,7 +102,8 @@ def _payload(
     scheduler: Any | None,
     trainer_state: dict[str, Any],
     rng: RngState,
-    hooks_state: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None,
+    hooks_state: StatePair | None = None,
+    parts: dict[str, StatePair] | None = None,
 ) -> tuple[dict[str, bytes], dict[str, dict[str, torch.Tensor]]]:
     """Encode everything before touching the disk, so a non-serialisable value fails without leftovers."""
     model_tree, model_tensors = encode_state(dict(model_state), "model_state")
@@ -117,6 +127,12 @@ def _payload(
         check_plain_json(hooks_state[0], "hooks state")
         json_files["hooks.json"] = json_bytes(hooks_state[0])
         tensor_files["hooks.safetensors"] = dict(hooks_state[1])
+    for name, (tree, tensors) in (parts or {}).items():
+        if not name.replace("_", "").isalnum():
+            raise CheckpointError(f"part name {name!r} must be letters, digits and underscores")
+        check_plain_json(tree, f"{name} state")
+        json_files[f"{_PART_PREFIX}{name}.json"] = json_bytes(tree)
+        tensor_files[f"{_PART_PREFIX}{name}.safetensors"] = dict(tensors)
     return json_files, tensor_files
 
 
@@ -129,7 +145,8 @@ def save_checkpoint(
     trainer_state: dict[str, Any],
     rng: RngState,
     retention: int | None = None,
-    hooks_state: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None,
+    hooks_state: StatePair | None = None,
+    parts: dict[str, StatePair] | None = None,
 ) -> Path:
     """Write ``run_dir/checkpoints/step-{step:06d}/`` atomically and return its path.
 
@@ -137,12 +154,13 @@ def save_checkpoint(
     ``LambdaLR`` stores no lambdas, which are rebuilt from the config). ``retention`` keeps only the newest N
     step directories (the one just written always stays). An existing directory for the same step is replaced.
     ``hooks_state``: the stage's continual-learning hooks (``HookSet.state_dict()``: JSON and tensors).
+    ``parts``: a trainer's own named state (JSON and tensors each), e.g. the rl stage's self-imitation buffer.
     """
     if step < 0:
         raise CheckpointError(f"step must be >= 0, got {step}")
     if retention is not None and retention < 1:
         raise CheckpointError(f"retention must be >= 1 or None, got {retention}")
-    json_files, tensor_files = _payload(model_state, optimizer, scheduler, trainer_state, rng, hooks_state)
+    json_files, tensor_files = _payload(model_state, optimizer, scheduler, trainer_state, rng, hooks_state, parts)
     root = Path(run_dir) / CHECKPOINTS
     if not root.is_dir():
         root.mkdir(parents=True)
@@ -260,6 +278,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if "hooks.json" in listed:
         hook_tensors = load_tensors(read_verified(directory, "hooks.safetensors", manifest), str(directory / "hooks"))
         hooks_state = (_json(directory, "hooks.json", manifest), hook_tensors)
+    parts = {}
+    for name in sorted(n for n in listed if n.startswith(_PART_PREFIX) and n.endswith(".json")):
+        stem = name[: -len(".json")]
+        if f"{stem}.safetensors" not in listed:
+            raise CheckpointError(f"{directory}: {name} comes without {stem}.safetensors")
+        part_tensors = load_tensors(read_verified(directory, f"{stem}.safetensors", manifest), str(directory / stem))
+        parts[stem[len(_PART_PREFIX) :]] = (_json(directory, name, manifest), part_tensors)
     if not isinstance(model_state, dict) or not isinstance(trainer_state, dict):
         raise CheckpointError(f"{directory}: model.json and trainer_state.json must hold objects")
     return Checkpoint(
@@ -271,6 +296,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         trainer_state=trainer_state,
         rng=rng,
         hooks_state=hooks_state,
+        parts=parts,
     )
 
 

@@ -30,6 +30,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from embodied.training.checkpoint import (
+    StatePair,
     latest_checkpoint,
     load_checkpoint,
     restore_optimizer,
@@ -105,7 +106,9 @@ class Trainer:
         if not self._named_trainable:
             raise TrainingError(f"stage {settings.stage!r}: the model has no trainable parameters")
         self._optimizer = torch.optim.AdamW(self._param_groups(), lr=settings.lr)
-        self.scheduler = build_scheduler(self._optimizer, settings.warmup_steps, settings.max_steps)
+        self.scheduler = build_scheduler(
+            self._optimizer, settings.warmup_steps, settings.max_steps, settings.lr_schedule
+        )
         self.model, self.optimizer = self.accelerator.prepare(model, self._optimizer)
         # ``None``: a subclass makes its own data each step (the rl stage's rollouts)
         self.data = (
@@ -308,11 +311,21 @@ class Trainer:
                 capture_rng(self._generators()),
                 retention=self.settings.keep_checkpoints,
                 hooks_state=self.hooks.state_dict() if self.hooks else None,
+                parts=self._checkpoint_parts(),
             )
             logger.info("checkpoint %s", path)
         self._last_saved = self.state.step
         self.accelerator.wait_for_everyone()
         return path
+
+    def _checkpoint_parts(self) -> dict[str, StatePair]:
+        """Named state of this trainer's own that a checkpoint saves (JSON and tensors each; none here)."""
+        return {}
+
+    def _restore_parts(self, parts: dict[str, StatePair], path: Path) -> None:
+        """Put ``_checkpoint_parts`` back from a checkpoint at ``path``."""
+        if parts:
+            raise TrainingError(f"{path} holds state this trainer does not keep: {sorted(parts)}")
 
     def _generators(self) -> dict[str, torch.Generator]:
         """Named generators a checkpoint saves beside the global RNGs (the data order's)."""
@@ -359,6 +372,7 @@ class Trainer:
         restore_scheduler(self.scheduler, saved)
         self._restore_position(state)
         self._restore_hooks(saved.hooks_state, path)
+        self._restore_parts(saved.parts, path)
         restore_rng(saved.rng, self._generators())
         self.state = state
         self.guard.skipped, self.guard.streak = state.skipped_steps, state.nonfinite_streak

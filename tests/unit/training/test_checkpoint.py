@@ -97,6 +97,23 @@ def test_partially_overlapping_views_are_saved_as_copies(tmp_path: Path) -> None
     assert torch.equal(ckpt.model_state["a"], base[:6]) and torch.equal(ckpt.model_state["b"], base[4:])
 
 
+def test_named_parts_round_trip_and_are_covered_by_the_manifest(tmp_path: Path) -> None:
+    tensors = {"t0": torch.tensor([3, 4])}
+    parts = {"self_imitation": ({"added": 2, "entries": [{"prompt": "p", "action": {"__tensor__": "t0"}}]}, tensors)}
+    path = save_checkpoint(tmp_path, 2, {"w": torch.zeros(2)}, None, None, {}, capture_rng(), parts=parts)
+    names = sorted(p.name for p in path.iterdir())
+    files = {"part-self_imitation.json", "part-self_imitation.safetensors"}
+    assert files <= set(names) and files <= set(json.loads((path / "manifest.json").read_text())["files"])
+    ckpt = load_checkpoint(path)
+    tree, loaded = ckpt.parts["self_imitation"]
+    assert tree == parts["self_imitation"][0] and torch.equal(loaded["t0"], tensors["t0"])
+    assert (
+        load_checkpoint(save_checkpoint(tmp_path, 3, {"w": torch.zeros(2)}, None, None, {}, capture_rng())).parts == {}
+    )
+    with pytest.raises(CheckpointError, match="part name 'bad/name'"):
+        save_checkpoint(tmp_path, 4, {"w": torch.zeros(2)}, None, None, {}, capture_rng(), parts={"bad/name": ({}, {})})
+
+
 def test_non_json_states_fail_before_anything_is_written(tmp_path: Path) -> None:
     model_state = {"w": torch.zeros(2)}
     with pytest.raises(CheckpointError, match=r"trainer_state: value at 'order\.1' has type int64"):
