@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["LoopSettings", "TrainerSettings"]
@@ -20,6 +22,9 @@ class LoopSettings(BaseModel):
     lr: float = Field(1e-4, gt=0, description="peak learning rate of AdamW")
     weight_decay: float = Field(0.0, ge=0, description="AdamW decoupled weight decay (not on biases and norms)")
     warmup_steps: int = Field(0, ge=0, description="linear warm-up updates before the cosine decay")
+    lr_schedule: Literal["cosine", "constant"] = Field(
+        "cosine", description="after the warm-up: cosine decay to 0 at max_steps, or a constant rate"
+    )
     grad_accum: int = Field(1, ge=1, description="micro-batches accumulated into one optimizer update")
     max_grad_norm: float | None = Field(1.0, gt=0, description="clip the global gradient norm to this; null: never")
     batch_size: int = Field(1, ge=1, description="samples per micro-batch when a collate function is given")

@@ -27,6 +27,13 @@ def test_warmup_cosine_factors() -> None:
         warmup_cosine(1, 0)
 
 
+def test_constant_schedule_keeps_the_rate_after_the_warm_up() -> None:
+    factor = warmup_cosine(2, 10, "constant")
+    assert [factor(s) for s in range(12)] == [0.5] + [1.0] * 11
+    with pytest.raises(ValueError, match="schedule"):
+        warmup_cosine(2, 10, "linear")
+
+
 def test_scheduler_state_is_plain_json() -> None:
     optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
     scheduler = build_scheduler(optimizer, 2, 10)
