@@ -104,7 +104,7 @@ class TabletopVQAEnv(gym.Env[dict[str, Any], str]):
         *,
         image_size: int = 64,
         cameras: Sequence[str] = DEFAULT_CAMERAS,
-        qtypes: Sequence[str] = QTYPES,
+        qtypes: Sequence[str] | str = QTYPES,
         stage_prob: float = 0.5,
         renderer: str = "tiny",
         randomize_camera: bool = False,
@@ -118,6 +118,7 @@ class TabletopVQAEnv(gym.Env[dict[str, Any], str]):
             raise ValueError(f"cameras must be a non-empty subset of {CAMERA_NAMES}, got {list(cameras)}")
         if not 0.0 <= stage_prob <= 1.0:
             raise ValueError(f"stage_prob must be in [0, 1], got {stage_prob}")
+        qtypes = (qtypes,) if isinstance(qtypes, str) else tuple(qtypes)  # `--env-kwarg qtypes=count`: one type
         if not qtypes or set(qtypes) - set(QTYPES):
             raise ValueError(f"qtypes must be a non-empty subset of {QTYPES}, got {list(qtypes)}")
         self.render_mode = render_mode

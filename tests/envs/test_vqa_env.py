@@ -282,8 +282,19 @@ def test_determinism_three_seeds_two_instances() -> None:
     assert len(fronts) == 3  # different seeds, different scenes
 
 
+def test_one_question_type_may_be_a_bare_string() -> None:
+    # `--env-kwarg qtypes=count` gives a string, which must not be read as the types 'c', 'o', 'u', ...
+    env = gym.make(ENV_ID, image_size=8, cameras=("front",), qtypes="count")
+    try:
+        assert env.unwrapped.qtypes == ("count",)  # type: ignore[attr-defined]
+    finally:
+        env.close()
+
+
 def test_invalid_arguments() -> None:
     with pytest.raises(ValueError, match="qtypes"):
         gym.make(ENV_ID, qtypes=("riddle",))
+    with pytest.raises(ValueError, match="riddle"):
+        gym.make(ENV_ID, qtypes="riddle")
     with pytest.raises(ValueError, match="cameras"):
         gym.make(ENV_ID, cameras=("side",))
