@@ -131,6 +131,8 @@ CASES: list[Case] = [
     Case("rl-reward-key", train_rl("stages.0.rl.reward=success", "stages.0.rl.success_key=is_success"), "is_success"),
     Case("rl-unknown-algorithm", train_rl("stages.0.rl.algorithm.kind=ppx"), "did you mean 'ppo'"),
     Case("rl-bad-algorithm-value", train_rl("stages.0.rl.algorithm.clip_coef=-1"), "stages.0.rl.algorithm.clip_coef"),
+    Case("rl-self-imitation-key", train_rl("stages.0.rl.self_imitation.stepz=4"), "did you mean 'steps'"),
+    Case("rl-lr-schedule", train_rl("stages.0.lr_schedule=linear"), "stages.0.lr_schedule"),
     # ---- quickstart
     Case("quickstart-config-nonexistent", ("quickstart", "{tmp}/nonexistent.yaml"), "nonexistent.yaml"),
     Case("quickstart-run-dir-unwritable", ("quickstart", TINY, "--run-dir", "{file}/run"), "--run-dir"),

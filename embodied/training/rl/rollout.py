@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from embodied.data.augment import perturb_words
 from embodied.data.observations import prompts_for, unbatch
 from embodied.training.errors import TrainingError
 from embodied.training.rl.policy import ActorCritic
@@ -207,9 +208,25 @@ class Collector:
     ) -> tuple[list[dict[str, Any]], list[str], Any, torch.Tensor | None]:
         observations = unbatch(obs, range(self.num_envs), copy=True)
         prompts = prompts_for(observations, self.prompt)
+        if self.spec.prompt_noise > 0 and not greedy:
+            prompts = self._perturb(prompts)
         batch = self.batch(observations, prompts)
         acted, values = self.policy.act(batch, self.generator, greedy)
         return observations, prompts, acted, values
+
+    def _perturb(self, prompts: list[str]) -> list[str]:
+        """``rl.prompt_noise``: the instruct stage's word noise (``embodied.data.augment``) on sampled rollouts'
+        prompts, drawn from the episode's seed and step (a group's episodes share their prompt; a resume draws the
+        same), with replacement words from this step's prompts."""
+        pool = sorted({w for q in prompts for w in q.split()})
+        return [
+            " ".join(
+                perturb_words(
+                    q.split(), self.spec.prompt_noise, pool, np.random.default_rng((self.seeds[i], len(self.logs[i])))
+                )
+            )
+            for i, q in enumerate(prompts)
+        ]
 
     def batch(self, observations: Sequence[dict[str, Any]], prompts: Sequence[str]) -> dict[str, Any]:
         """The processed model batch, on the policy's device (the update calls this too)."""

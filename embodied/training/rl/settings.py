@@ -13,11 +13,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["PromptKind", "RLSpec", "RewardKind", "TruncationMode"]
+__all__ = ["PromptKind", "RLSpec", "RewardKind", "SelfImitationSettings", "TruncationMode"]
 
 PromptKind = Literal["auto", "action", "plan", "vqa", "instruction"]
 RewardKind = Literal["env", "success"]
 TruncationMode = Literal["bootstrap", "terminate"]
+
+
+class SelfImitationSettings(BaseModel):
+    """``rl.self_imitation``: extra updates on the agent's own better-than-expected steps (off when ``steps`` is 0)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(0, ge=0, description="optimizer steps on the buffer after each iteration's update (0: off)")
+    batch_size: int = Field(32, ge=1, description="buffer steps per optimizer step (drawn with replacement)")
+    capacity: int = Field(2000, ge=1, description="steps the buffer keeps (first in, first out)")
+    coef: float = Field(1.0, gt=0, description="multiplies the self-imitation loss")
+    weighting: Literal["uniform", "advantage"] = Field(
+        "uniform", description="uniform: imitate every kept step alike; advantage: weight each by its advantage"
+    )
 
 
 class RLSpec(BaseModel):
@@ -45,6 +59,13 @@ class RLSpec(BaseModel):
         128, ge=1, description="env steps per sub-env per iteration (episodes carry over between iterations)"
     )
     temperature: float = Field(1.0, gt=0, description="sampling temperature of the acting distribution")
+    prompt_noise: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="word dropout/replacement/insertion rate on the prompts of sampled rollouts (as the instruct "
+        "stage's prompt_noise; greedy evaluation episodes see the clean prompts)",
+    )
     reward: RewardKind = Field("env", description="env: the env's reward; success: 1 on info[success_key], else 0")
     success_key: str = Field("success", min_length=1, description="info key that marks success (is_success, ...)")
     reward_scale: float = Field(1.0, gt=0, description="multiplies every reward before the update")
@@ -58,6 +79,10 @@ class RLSpec(BaseModel):
     eval_seed: int = Field(1_000_000, ge=0, description="first seed of the evaluation episodes")
     eval_max_steps: int = Field(
         10_000, ge=1, description="cap on an evaluation episode's steps (the env's own limit first)"
+    )
+    self_imitation: SelfImitationSettings = Field(
+        default_factory=SelfImitationSettings,
+        description="extra updates on the agent's own better-than-expected steps (Oh et al. 2018); off by default",
     )
     algorithm: dict[str, Any] = Field(
         default_factory=lambda: {"kind": "ppo"}, description="{kind: ppo | grpo | rloo, ...its settings}"

@@ -9,7 +9,8 @@ and minibatch generators to the RNG states, so ``--resume auto`` continues the e
 
 Metrics per iteration (``split: "train"``): episodic_return, episode_length, success_rate (where the env
 reports success), episodes, env_steps, env_steps_per_s, policy_loss, value_loss, entropy, approx_kl, clipfrac,
-explained_variance, kl_ref, dropped_groups (GRPO/RLOO), grad_norm, skipped, lr; ``split: "eval"``: the same
+explained_variance, kl_ref, dropped_groups (GRPO/RLOO), grad_norm, skipped, lr, and with ``rl.self_imitation``
+sil_buffer, sil_added, sil_loss, sil_log_prob, sil_grad_norm, sil_updates; ``split: "eval"``: the same
 episode statistics of greedy episodes on held-out seeds.
 """
 
@@ -23,11 +24,14 @@ from typing import Any
 import torch
 from pydantic import Field
 
+from embodied.training.checkpoint import StatePair
 from embodied.training.continual.base import HookSet
 from embodied.training.distributed import mean_over_processes
+from embodied.training.errors import TrainingError
 from embodied.training.rl.algorithms.base import Minibatch, RLAlgorithm
 from embodied.training.rl.policy import ActorCritic, PolicyOutput
 from embodied.training.rl.rollout import Collector, EpisodeStats
+from embodied.training.rl.self_imitation import SelfImitation
 from embodied.training.trainer import Trainer, TrainerSettings, TrainerState
 
 __all__ = ["RLTrainer", "RLTrainerState"]
@@ -71,6 +75,7 @@ class RLTrainer(Trainer):
         self.eval_collector, self.eval_episodes, self.eval_seed = eval_collector, eval_episodes, eval_seed
         self.generator = torch.Generator()
         self.generator.manual_seed(settings.seed)
+        self.self_imitation = SelfImitation(collector.spec.self_imitation)
 
     def train(self, stop_at_step: int | None = None) -> TrainerState:
         """``Trainer.train``, with one evaluation of the starting policy first (step 0) when the stage evaluates,
@@ -116,6 +121,9 @@ class RLTrainer(Trainer):
         stats = self.algorithm.prepare(rollout)
         self.model.train()
         stats |= self.algorithm.update(rollout, self)
+        if self.self_imitation.enabled:  # Oh et al. 2018: more updates on the better-than-expected steps kept
+            self.self_imitation.add(rollout)
+            stats |= self.self_imitation.update(self)
         self.scheduler.step()
         episodes = self.collector.finished.summary()
         metrics = mean_over_processes({**stats, **episodes})
@@ -154,6 +162,18 @@ class RLTrainer(Trainer):
     # ------------------------------------------------------------------------------------------ checkpoints
     def _generators(self) -> dict[str, torch.Generator]:
         return {ROLLOUT_GENERATOR: self.collector.generator, MINIBATCH_GENERATOR: self.generator}
+
+    def _checkpoint_parts(self) -> dict[str, StatePair]:
+        return {"self_imitation": self.self_imitation.state_dict()} if self.self_imitation.enabled else {}
+
+    def _restore_parts(self, parts: dict[str, StatePair], path: Path) -> None:
+        if set(parts) != set(self._checkpoint_parts()):
+            raise TrainingError(
+                f"{path} holds the parts {sorted(parts)} but this rl stage keeps {sorted(self._checkpoint_parts())} "
+                "(rl.self_imitation was switched on or off): it cannot continue that run"
+            )
+        if "self_imitation" in parts:
+            self.self_imitation.load_state_dict(*parts["self_imitation"])
 
     def _restore_position(self, state: TrainerState) -> None:
         assert isinstance(state, RLTrainerState)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from embodied.agents.rl_envs import make_rl_envs
@@ -31,8 +32,12 @@ OVERRIDES = [
 TIMING = {"env_steps_per_s"}
 
 
-def trainer(run_dir: Path) -> object:
-    config = load_config(ROOT / "configs/experiment/cartpole-ppo.yaml", OVERRIDES)
+#: self-imitation on: its buffer (observations, actions, advantages) is part of the checkpoint
+SELF_IMITATION = ["stages.0.rl.self_imitation.steps=2", "stages.0.rl.self_imitation.batch_size=4"]
+
+
+def trainer(run_dir: Path, extra: list[str] | None = None) -> object:
+    config = load_config(ROOT / "configs/experiment/cartpole-ppo.yaml", OVERRIDES + (extra or []))
     stage = config.stages[0]
     torch.manual_seed(config.seed)
     model = MMLLM(MMLLMConfig(spec=config.model.model_dump(mode="json")))
@@ -44,13 +49,16 @@ def records(run_dir: Path) -> list[dict[str, object]]:
     return [{k: v for k, v in r.items() if k not in TIMING} for r in read_metrics(run_dir)]
 
 
-def test_stop_and_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
-    reference = trainer(tmp_path / "reference")
+@pytest.mark.parametrize("extra", [[], SELF_IMITATION], ids=["plain", "self-imitation"])
+def test_stop_and_resume_matches_an_uninterrupted_run(tmp_path: Path, extra: list[str]) -> None:
+    reference = trainer(tmp_path / "reference", extra)
     reference.train()  # type: ignore[attr-defined]
-    stopped = trainer(tmp_path / "run")
+    stopped = trainer(tmp_path / "run", extra)
     stopped.train(stop_at_step=2)  # type: ignore[attr-defined]
     assert stopped.collector.logs != [[], []]  # type: ignore[attr-defined]  # episodes were running at the cut
-    resumed = trainer(tmp_path / "run")
+    if extra:
+        assert len(stopped.self_imitation.entries) > 0  # type: ignore[attr-defined]  # a buffer to restore
+    resumed = trainer(tmp_path / "run", extra)
     assert resumed.resume("auto") is not None  # type: ignore[attr-defined]
     resumed.train()  # type: ignore[attr-defined]
     assert records(tmp_path / "run") == records(tmp_path / "reference")
@@ -60,3 +68,6 @@ def test_stop_and_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     b = resumed.policy.state_dict()  # type: ignore[attr-defined]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert resumed.collector.env_steps == reference.collector.env_steps == 4 * 2 * 24  # type: ignore[attr-defined]
+    if extra:
+        sil = [r for r in records(tmp_path / "reference") if r["split"] == "train"]
+        assert all(r["sil_updates"] == 2.0 for r in sil)  # every iteration took its extra steps
