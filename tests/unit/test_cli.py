@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_list_json_names_every_kind(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "--json"]) == 0
     catalog = json.loads(capsys.readouterr().out)
-    assert set(catalog) >= {"encoders", "projectors", "backbones", "heads", "peft-methods"}
+    assert set(catalog) >= {"encoders", "projectors", "backbones", "heads", "peft-methods", "algorithms", "hooks"}
+    assert {"ppo", "grpo", "rloo"} <= set(catalog["algorithms"])
     assert {"hf-vision", "cnn", "proprio", "pointcloud"} <= set(catalog["encoders"])
     assert {"linear", "mlp", "perceiver", "qformer"} <= set(catalog["projectors"])
     assert {"text", "action-tokens", "continuous", "diffusion"} <= set(catalog["heads"])

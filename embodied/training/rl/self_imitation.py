@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from embodied.training.checkpoint import StatePair
 from embodied.training.distributed import mean_over_processes
 from embodied.training.rl.algorithms.base import Learner, Minibatch, UpdateStats
 from embodied.training.rl.settings import SelfImitationSettings
@@ -104,7 +105,7 @@ class SelfImitation:
         return stats | {f"sil_{k}": v for k, v in steps.means().items()}
 
     # ------------------------------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    def state_dict(self) -> StatePair:
         """The buffer as plain JSON plus tensors (observation arrays and actions as tensors)."""
         entries = [
             {
@@ -116,7 +117,7 @@ class SelfImitation:
             for e in self.entries
         ]
         tree, tensors = encode_state({"added": self.added, "entries": entries}, "self-imitation buffer")
-        return tree, tensors
+        return dict(tree), tensors
 
     def load_state_dict(self, tree: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
         state = decode_state(tree, tensors, "self-imitation buffer")

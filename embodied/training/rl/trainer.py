@@ -10,7 +10,7 @@ and minibatch generators to the RNG states, so ``--resume auto`` continues the e
 Metrics per iteration (``split: "train"``): episodic_return, episode_length, success_rate (where the env
 reports success), episodes, env_steps, env_steps_per_s, policy_loss, value_loss, entropy, approx_kl, clipfrac,
 explained_variance, kl_ref, dropped_groups (GRPO/RLOO), grad_norm, skipped, lr, and with ``rl.self_imitation``
-sil_buffer, sil_added, sil_loss, sil_log_prob, sil_grad_norm, sil_updates; ``split: "eval"``: the same
+sil_buffer, sil_added, sil_loss, sil_log_prob, sil_grad_norm, sil_skipped, sil_updates; ``split: "eval"``: the same
 episode statistics of greedy episodes on held-out seeds.
 """
 

@@ -3,6 +3,7 @@ updates raise the log-prob of the kept actions for every head RL trains."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -81,7 +82,7 @@ def test_state_round_trips_the_buffer_exactly() -> None:
     sil = SelfImitation(SelfImitationSettings(steps=1))
     sil.add(rollout([[1.0, 2.0], [0.5, -1.0]], [[True, True], [True, True]]))
     tree, tensors = sil.state_dict()
-    json_tree = __import__("json").loads(__import__("json").dumps(tree))  # what the checkpoint writes is JSON
+    json_tree = json.loads(json.dumps(tree))  # what the checkpoint writes is JSON
     restored = SelfImitation(SelfImitationSettings(steps=1))
     restored.load_state_dict(json_tree, tensors)
     assert restored.added == sil.added == 3
